@@ -1,0 +1,164 @@
+"""Combinators: warmup, ``>>`` (join), scale and floor. They work with every family."""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+from dataclasses import KW_ONLY, dataclass, field
+
+from lrlab.errors import LrlabError
+from lrlab.schedules.base import Schedule, Steps, lerp
+
+_combinator = dataclass(frozen=True, repr=False)
+_WARMUP_SHAPES = ("linear", "exp", "cosine", "1-sqrt")
+
+
+@dataclass(frozen=True, kw_only=True, repr=False)
+class Warmup(Schedule):
+    """From ``start`` up to 1 over ``steps``, then 1; put it first: ``warmup(...) >> cosine(...)``.
+
+    Shapes at progress ``p = t / steps``: ``linear`` ``start + (1 - start) p``; ``exp``
+    ``start ** (1 - p)`` (geometric, ``start > 0``); ``cosine`` ``start + (1 - start)(1 -
+    cos(pi p)) / 2``; ``1-sqrt`` ``start + (1 - start)(1 - sqrt(1 - p))``. ``start`` is explicit
+    because ``start=0.0`` wastes the first update while matching Hugging Face.
+
+    >>> warmup(steps=4, start=0.0).values(6)
+    [0.0, 0.25, 0.5, 0.75, 1.0, 1.0]
+    >>> warmup(steps=2, start=0.01, shape="exp").values(3)
+    [0.01, 0.1, 1.0]
+    """
+
+    name = "warmup"
+    steps: Steps
+    start: float
+    shape: str = "linear"
+
+    def check(self) -> None:
+        self.require(self.steps > 0, "steps", "> 0")
+        self.require(0 <= self.start <= 1, "start", "in [0, 1] (a fraction of the peak)")
+        shapes = ", ".join(map(repr, _WARMUP_SHAPES))
+        self.require(self.shape in _WARMUP_SHAPES, "shape", f"one of {shapes}")
+        if self.shape == "exp":
+            self.require(self.start > 0, "start", "> 0 for shape='exp'", "Use start=0.01, say.")
+
+    def at(self, step: float) -> float:
+        if step >= self.steps:
+            return 1.0
+        progress = step / self.steps
+        if self.shape == "exp":
+            return self.start ** (1.0 - progress)
+        if self.shape == "cosine":
+            progress = (1.0 - math.cos(math.pi * progress)) / 2.0
+        elif self.shape == "1-sqrt":
+            progress = 1.0 - math.sqrt(1.0 - progress)
+        return lerp(self.start, 1.0, progress)
+
+    @property
+    def duration(self) -> float | None:
+        return self.steps
+
+
+@_combinator
+class Join(Schedule):
+    """``a >> b >> …``: each part runs for its ``duration``, the next sees time from its start.
+
+    >>> (constant(value=0.5, steps=2) >> linear(steps=2)).values(5)
+    [0.5, 0.5, 1.0, 0.5, 0.0]
+    """
+
+    parts: tuple[Schedule, ...]
+    starts: tuple[float, ...] = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        flat: list[Schedule] = []
+        for part in self.parts:
+            flat.extend(part.parts if isinstance(part, Join) else [part])
+        object.__setattr__(self, "parts", tuple(flat))
+        super().__post_init__()
+
+    def check(self) -> None:
+        if len(self.parts) < 2:
+            raise LrlabError(f"'>>' needs two schedules or more, got {len(self.parts)}.")
+        starts = [0.0]
+        for part in self.parts[:-1]:
+            if part.duration is None:
+                raise LrlabError(
+                    f"{part} runs forever, so nothing can follow it with '>>'; "
+                    "give it a length (e.g. steps=…) or put it last."
+                )
+            starts.append(starts[-1] + part.duration)
+        object.__setattr__(self, "starts", tuple(starts))
+
+    def at(self, step: float) -> float:
+        index = bisect_right(self.starts, step) - 1
+        return self.parts[index].at(step - self.starts[index])
+
+    @property
+    def duration(self) -> float | None:
+        last = self.parts[-1].duration
+        return None if last is None else self.starts[-1] + last
+
+    def __str__(self) -> str:
+        return " >> ".join(str(part) for part in self.parts)
+
+    __repr__ = __str__
+
+
+@_combinator
+class Scale(Schedule):
+    """``add + factor * schedule(t)``: rescale a schedule (e.g. Keras' ``alpha`` floors).
+
+    >>> scale(linear(steps=2), factor=0.5, add=0.1).values(3)
+    [0.6, 0.35, 0.1]
+    """
+
+    name = "scale"
+    schedule: Schedule
+    _: KW_ONLY
+    factor: float
+    add: float = 0.0
+
+    def check(self) -> None:
+        self.require(self.factor >= 0, "factor", ">= 0")
+        self.require(self.add >= 0, "add", ">= 0")
+
+    def at(self, step: float) -> float:
+        return self.add + self.factor * self.schedule.at(step)
+
+    @property
+    def duration(self) -> float | None:
+        return self.schedule.duration
+
+
+@_combinator
+class Floor(Schedule):
+    """``max(value, schedule(t))``: never below ``value``.
+
+    >>> floor(linear(steps=2), value=0.2).values(3)
+    [1.0, 0.5, 0.2]
+    """
+
+    name = "floor"
+    schedule: Schedule
+    _: KW_ONLY
+    value: float
+
+    def check(self) -> None:
+        self.require(self.value >= 0, "value", ">= 0")
+
+    def at(self, step: float) -> float:
+        return max(self.value, self.schedule.at(step))
+
+    @property
+    def duration(self) -> float | None:
+        return self.schedule.duration
+
+
+def join(*schedules: Schedule) -> Schedule:
+    """Run ``schedules`` one after another (the same as ``a >> b >> …``)."""
+    return Join(tuple(schedules))
+
+
+warmup = Warmup
+scale = Scale
+floor = Floor
