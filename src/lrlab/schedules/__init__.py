@@ -25,11 +25,11 @@ docs/schedules.md.
 """
 
 from lrlab.schedules.base import FAMILIES, Schedule
-from lrlab.schedules.compose import Floor, Join, Scale, Warmup, floor, join, scale, warmup
+from lrlab.schedules.compose import Floor, Join, Scale, Skip, Warmup, floor, join, scale, skip, warmup
 from lrlab.schedules.families import (
     Constant,
-    CosineRestarts,
     Cosine,
+    CosineRestarts,
     Cyclic,
     Exponential,
     InverseSqrt,
@@ -76,6 +76,7 @@ __all__ = [
     "Polynomial",
     "Scale",
     "Schedule",
+    "Skip",
     "Step",
     "Warmup",
     "Wsd",
@@ -96,6 +97,7 @@ __all__ = [
     "polynomial",
     "scale",
     "signature",
+    "skip",
     "step",
     "warmup",
     "wsd",

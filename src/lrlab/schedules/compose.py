@@ -9,7 +9,6 @@ from dataclasses import KW_ONLY, dataclass, field
 from lrlab.errors import LrlabError
 from lrlab.schedules.base import Schedule, Steps, lerp
 
-_combinator = dataclass(frozen=True, repr=False)
 _WARMUP_SHAPES = ("linear", "exp", "cosine", "1-sqrt")
 
 
@@ -46,7 +45,7 @@ class Warmup(Schedule):
             return 1.0
         progress = step / self.steps
         if self.shape == "exp":
-            return self.start ** (1.0 - progress)
+            return float(self.start ** (1.0 - progress))
         if self.shape == "cosine":
             progress = (1.0 - math.cos(math.pi * progress)) / 2.0
         elif self.shape == "1-sqrt":
@@ -58,7 +57,7 @@ class Warmup(Schedule):
         return self.steps
 
 
-@_combinator
+@dataclass(frozen=True, repr=False)
 class Join(Schedule):
     """``a >> b >> …``: each part runs for its ``duration``, the next sees time from its start.
 
@@ -104,7 +103,7 @@ class Join(Schedule):
     __repr__ = __str__
 
 
-@_combinator
+@dataclass(frozen=True, repr=False)
 class Scale(Schedule):
     """``add + factor * schedule(t)``: rescale a schedule (e.g. Keras' ``alpha`` floors).
 
@@ -130,7 +129,7 @@ class Scale(Schedule):
         return self.schedule.duration
 
 
-@_combinator
+@dataclass(frozen=True, repr=False)
 class Floor(Schedule):
     """``max(value, schedule(t))``: never below ``value``.
 
@@ -154,6 +153,33 @@ class Floor(Schedule):
         return self.schedule.duration
 
 
+@dataclass(frozen=True, repr=False)
+class Skip(Schedule):
+    """``schedule(t + steps)``: start a schedule ``steps`` into its course.
+
+    >>> skip(linear(steps=4), steps=2).values(3)
+    [0.5, 0.25, 0.0]
+    """
+
+    name = "skip"
+    schedule: Schedule
+    _: KW_ONLY
+    steps: Steps
+
+    def check(self) -> None:
+        self.require(self.steps > 0, "steps", "> 0")
+        inner = self.schedule.duration
+        self.require(inner is None or self.steps < inner, "steps", f"< the schedule's length {inner}")
+
+    def at(self, step: float) -> float:
+        return self.schedule.at(step + self.steps)
+
+    @property
+    def duration(self) -> float | None:
+        inner = self.schedule.duration
+        return None if inner is None else inner - self.steps
+
+
 def join(*schedules: Schedule) -> Schedule:
     """Run ``schedules`` one after another (the same as ``a >> b >> …``)."""
     return Join(tuple(schedules))
@@ -162,3 +188,4 @@ def join(*schedules: Schedule) -> Schedule:
 warmup = Warmup
 scale = Scale
 floor = Floor
+skip = Skip

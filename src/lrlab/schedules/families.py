@@ -13,10 +13,10 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from dataclasses import dataclass
+from itertools import pairwise
 
 from lrlab.schedules.base import Schedule, Steps, lerp, safe_floor
 
-_family = dataclass(frozen=True, kw_only=True, repr=False)
 _DECAY_SHAPES = ("linear", "cosine", "1-sqrt", "exponential")
 
 
@@ -28,7 +28,7 @@ def _exponent(t: float, every: float, staircase: bool) -> float:
     return safe_floor(t / every) if staircase else t / every
 
 
-@_family
+@dataclass(frozen=True, kw_only=True, repr=False)
 class Constant(Schedule):
     """``value`` for every step; with ``steps``, a piece of that length for ``>>``.
 
@@ -51,7 +51,7 @@ class Constant(Schedule):
         return self.steps
 
 
-@_family
+@dataclass(frozen=True, kw_only=True, repr=False)
 class Step(Schedule):
     """``gamma ** floor(t / every)``: decay by ``gamma`` every ``every`` steps.
 
@@ -68,10 +68,10 @@ class Step(Schedule):
         self.require(0 <= self.gamma <= 1, "gamma", "in [0, 1]")
 
     def at(self, step: float) -> float:
-        return self.gamma ** safe_floor(step / self.every)
+        return float(self.gamma ** safe_floor(step / self.every))
 
 
-@_family
+@dataclass(frozen=True, kw_only=True, repr=False)
 class Multistep(Schedule):
     """``gamma ** (number of milestones <= t)``: decay by ``gamma`` at each milestone.
 
@@ -85,15 +85,15 @@ class Multistep(Schedule):
 
     def check(self) -> None:
         self.require(len(self.milestones) > 0, "milestones", "a non-empty list like [30, 60]")
-        ordered = all(a <= b for a, b in zip(self.milestones, self.milestones[1:]))
+        ordered = all(a <= b for a, b in pairwise(self.milestones))
         self.require(ordered, "milestones", "in increasing order")
         self.require(0 <= self.gamma <= 1, "gamma", "in [0, 1]")
 
     def at(self, step: float) -> float:
-        return self.gamma ** bisect_right(self.milestones, step)
+        return float(self.gamma ** bisect_right(self.milestones, step))
 
 
-@_family
+@dataclass(frozen=True, kw_only=True, repr=False)
 class Exponential(Schedule):
     """``gamma ** (t / every)``; with ``staircase``, ``gamma ** floor(t / every)``.
 
@@ -111,10 +111,10 @@ class Exponential(Schedule):
         self.require(self.every > 0, "every", "> 0")
 
     def at(self, step: float) -> float:
-        return self.gamma ** _exponent(step, self.every, self.staircase)
+        return float(self.gamma ** _exponent(step, self.every, self.staircase))
 
 
-@_family
+@dataclass(frozen=True, kw_only=True, repr=False)
 class InverseTime(Schedule):
     """``1 / (1 + rate * t / every)`` (``floor(t / every)`` with ``staircase``).
 
@@ -135,7 +135,7 @@ class InverseTime(Schedule):
         return 1.0 / (1.0 + self.rate * _exponent(step, self.every, self.staircase))
 
 
-@_family
+@dataclass(frozen=True, kw_only=True, repr=False)
 class InverseSqrt(Schedule):
     """``(t + offset) ** -0.5``; ``offset=1`` gives ``1, 1/√2, 1/√3, …``.
 
@@ -150,10 +150,10 @@ class InverseSqrt(Schedule):
         self.require(self.offset > 0, "offset", "> 0", "Use offset=1 for (t+1)^-0.5.")
 
     def at(self, step: float) -> float:
-        return (step + self.offset) ** -0.5
+        return float((step + self.offset) ** -0.5)
 
 
-@_family
+@dataclass(frozen=True, kw_only=True, repr=False)
 class Polynomial(Schedule):
     """``end + (1 - end) * (1 - min(t, steps) / steps) ** power``.
 
@@ -188,7 +188,7 @@ class Polynomial(Schedule):
         return None if self.cycle else self.steps
 
 
-@_family
+@dataclass(frozen=True, kw_only=True, repr=False)
 class Linear(Schedule):
     """From ``start`` to ``end`` in a straight line over ``steps``, then ``end``.
 
@@ -214,7 +214,7 @@ class Linear(Schedule):
         return self.steps
 
 
-@_family
+@dataclass(frozen=True, kw_only=True, repr=False)
 class Cosine(Schedule):
     """``end + (start - end) * (1 + cos(pi * min(t, steps) / steps)) / 2``.
 
@@ -247,14 +247,14 @@ class Cosine(Schedule):
         return self.steps
 
 
-@_family
+@dataclass(frozen=True, kw_only=True, repr=False)
 class CosineRestarts(Schedule):
     """SGDR: cosine cycles from ``decay ** i`` down toward ``end``, restarting at the peak.
 
     Cycle ``i`` lasts ``steps * mult ** i``; within it, at local time ``u``, the value is
     ``end + (decay ** i - end) * (1 + cos(pi * u / length)) / 2``. A restart happens at the
     boundary, so ``end`` itself is never reached at integer steps. After ``cycles`` cycles
-    (if given) the value stays at ``end``.
+    (if given; a fraction cuts the last cycle short) the value stays at ``end``.
 
     >>> [round(v, 3) for v in cosine_restarts(steps=3, mult=2.0).values(10)]
     [1.0, 0.75, 0.25, 1.0, 0.933, 0.75, 0.5, 0.25, 0.067, 1.0]
@@ -278,7 +278,7 @@ class CosineRestarts(Schedule):
         """The step at which cycle ``index`` begins."""
         if self.mult == 1:
             return self.steps * index
-        return self.steps * (self.mult**index - 1.0) / (self.mult - 1.0)
+        return float(self.steps * (self.mult**index - 1.0) / (self.mult - 1.0))
 
     def cycle_of(self, step: float) -> int:
         """The index of the cycle that ``step`` falls in."""
@@ -293,9 +293,9 @@ class CosineRestarts(Schedule):
         return index
 
     def at(self, step: float) -> float:
-        index = self.cycle_of(step)
-        if self.cycles is not None and index >= self.cycles:
+        if self.cycles is not None and step >= self.cycle_start(self.cycles):
             return self.end
+        index = self.cycle_of(step)
         length = self.steps * self.mult**index
         local = step - self.cycle_start(index)
         peak = self.decay**index
@@ -306,7 +306,7 @@ class CosineRestarts(Schedule):
         return None if self.cycles is None else self.cycle_start(self.cycles)
 
 
-@_family
+@dataclass(frozen=True, kw_only=True, repr=False)
 class OneCycle(Schedule):
     """Smith's one-cycle, with torch's ``OneCycleLR`` timing.
 
@@ -360,7 +360,7 @@ class OneCycle(Schedule):
         return self.steps
 
 
-@_family
+@dataclass(frozen=True, kw_only=True, repr=False)
 class Cyclic(Schedule):
     """Smith's cyclical LR: triangles between ``start`` and ``peak``.
 
@@ -402,7 +402,7 @@ class Cyclic(Schedule):
         return self.start + (self.peak - self.start) * scale
 
 
-@_family
+@dataclass(frozen=True, kw_only=True, repr=False)
 class Wsd(Schedule):
     """Warmup-stable-decay without the warmup (compose one with ``>>``).
 
@@ -433,7 +433,7 @@ class Wsd(Schedule):
         if progress <= 0:
             return 1.0
         if self.shape == "exponential":
-            return self.end**progress
+            return float(self.end**progress)
         return lerp(self.end, 1.0, _decay_height(self.shape, progress))
 
     @property
@@ -449,7 +449,7 @@ def _decay_height(shape: str, progress: float) -> float:
     return 1.0 - progress
 
 
-@_family
+@dataclass(frozen=True, kw_only=True, repr=False)
 class Piecewise(Schedule):
     """Through ``points = [[step, multiplier], …]``.
 
@@ -467,7 +467,7 @@ class Piecewise(Schedule):
     def check(self) -> None:
         self.require(len(self.points) > 0, "points", "a non-empty list like [[0, 1.0], [10, 0.1]]")
         steps = [point[0] for point in self.points]
-        ordered = all(a < b for a, b in zip(steps, steps[1:]))
+        ordered = all(a < b for a, b in pairwise(steps))
         self.require(ordered, "points", "in strictly increasing order of step")
         self.require(all(v >= 0 for _, v in self.points), "points", "multipliers >= 0")
         _choice(self, "interpolate", ("constant", "linear"))

@@ -37,7 +37,7 @@ def _build(expression: Call | Chain) -> Schedule:
     if len(expression.args) > len(positional):
         example = f"{expression.name}({params[0].name}=…)"
         raise LrlabError(f"{expression.name}() takes keyword arguments: write {example}.")
-    given = dict(zip(positional, expression.args)) | dict(expression.kwargs)
+    given = dict(zip(positional, expression.args, strict=False)) | dict(expression.kwargs)
     for key in given:
         if key not in {f.name for f in params}:
             raise unknown(f"{expression.name}() parameter", key, [f.name for f in params])
