@@ -12,7 +12,8 @@ Grammar (no ``eval``; everything else is a syntax error that names the column)::
     arg   := NAME "=" value | value
     value := chain | NUMBER | STRING | true | false | none | "[" [value ("," value)*] "]"
 
-Numbers are JSON-like (``1``, ``-0.5``, ``1e-3``; an integer literal stays an ``int``), strings
+Names are letters, digits, ``_`` and ``-`` (``fashion-mnist``). Numbers are JSON-like (``1``,
+``-0.5``, ``1e-3``; an integer literal stays an ``int``), strings
 are quoted with ``"`` or ``'``, and ``#`` starts a comment that runs to the end of the text.
 :func:`format_value` prints values back in the one canonical form.
 """
@@ -32,7 +33,7 @@ _TOKEN = re.compile(
     r"""(?P<space>\s+)
       | (?P<comment>\#.*)
       | (?P<number>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)
-      | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
+      | (?P<name>[A-Za-z_][A-Za-z0-9_\-]*)
       | (?P<string>"[^"\n]*"|'[^'\n]*')
       | (?P<op>>>|[()\[\],=])""",
     re.VERBOSE,

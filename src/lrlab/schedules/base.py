@@ -21,8 +21,11 @@ FAMILIES: dict[str, type[Schedule]] = {}
 
 
 def lerp(a: float, b: float, w: float) -> float:
-    """``a`` at ``w = 0``, ``b`` at ``w = 1``, exactly at both ends."""
-    return a * (1.0 - w) + b * w
+    """``a`` at ``w = 0``, ``b`` at ``w >= 1``: exact at both ends, monotone in ``w``, never past ``b``."""
+    if w >= 1.0:
+        return b
+    value = a + (b - a) * w
+    return max(value, b) if a >= b else min(value, b)
 
 
 def safe_floor(x: float) -> float:
@@ -117,9 +120,13 @@ def _type_error(owner: Schedule, param: str, kind: str, value: object) -> LrlabE
 def _real(owner: Schedule, param: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise _type_error(owner, param, "a number", value)
-    if not math.isfinite(value):
+    try:
+        number = float(value)
+    except OverflowError:  # an int beyond the float range
+        number = math.inf
+    if not math.isfinite(number):
         raise _type_error(owner, param, "a finite number", value)
-    return float(value)
+    return number
 
 
 def _steps(owner: Schedule, param: str, value: object) -> float:

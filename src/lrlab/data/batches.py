@@ -1,0 +1,126 @@
+"""A fast in-memory batch iterator: tensors stay on the device, an epoch is one permutation.
+
+Each epoch draws one ``torch.randperm`` from a generator seeded by ``(seed, epoch)``, so the order
+of any epoch can be replayed on its own: resuming at epoch ``e``, batch ``k`` is
+``batches.epoch(e, start=k)``. Batches are index slices of the resident tensors; there is no
+per-sample Python and no ``DataLoader``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from lrlab.data.augment import Augment
+from lrlab.errors import LrlabError, invalid
+
+ORDER_STREAM = 0
+AUGMENT_STREAM = 1
+
+
+def mix_seed(*words: int) -> int:
+    """A well-mixed 63-bit seed from non-negative integers such as ``(seed, epoch, stream)``.
+
+    Mixing (rather than ``seed + epoch``) keeps runs with neighbouring seeds from replaying each
+    other's epochs one epoch apart.
+    """
+    state = np.random.SeedSequence(list(words)).generate_state(1, np.uint64)[0]
+    return int(state) >> 1
+
+
+def _check_int(param: str, value: int, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise invalid(param, f"an integer >= {minimum}", value)
+
+
+class Batches:
+    """Mini-batches of ``(x, y)`` held on one device.
+
+    Args:
+        x: inputs, samples first.
+        y: targets, as many as ``x``.
+        batch_size: samples per batch; the last batch of an epoch may be smaller unless
+            ``drop_last``.
+        shuffle: draw a new order each epoch (otherwise the stored order, every epoch).
+        drop_last: leave out the last, smaller batch.
+        seed: seeds the order and the augmentation of every epoch.
+        device: where the tensors live and batches are made (default: ``x``'s device).
+        augment: applied to each batch's inputs with a generator on ``device``.
+
+    Iterating the object runs the next epoch (starting at 0, or where :meth:`set_epoch` says).
+    """
+
+    def __init__(
+        self,
+        x: Tensor,
+        y: Tensor,
+        batch_size: int,
+        *,
+        shuffle: bool = True,
+        drop_last: bool = False,
+        seed: int = 0,
+        device: str | torch.device | None = None,
+        augment: Augment | None = None,
+    ) -> None:
+        _check_int("batch_size", batch_size, 1)
+        _check_int("seed", seed, 0)
+        if len(x) != len(y):
+            raise LrlabError(f"x and y must hold as many samples, got {len(x)} inputs and {len(y)} targets.")
+        if drop_last and batch_size > len(x):
+            raise invalid(
+                "batch_size", f"at most the number of samples ({len(x)}) with drop_last", batch_size
+            )
+        self.device = torch.device(device) if device is not None else x.device
+        self.x, self.y = x.to(self.device), y.to(self.device)
+        self.batch_size, self.shuffle, self.drop_last = batch_size, shuffle, drop_last
+        self.seed, self.augment = seed, augment
+        self.next_epoch = 0
+
+    def __len__(self) -> int:
+        """Batches per epoch."""
+        full, rest = divmod(len(self.x), self.batch_size)
+        return full + (1 if rest and not self.drop_last else 0)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Make the next ``for batch in batches`` run epoch ``epoch`` (to resume a run)."""
+        _check_int("epoch", epoch, 0)
+        self.next_epoch = epoch
+
+    def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
+        epoch = self.next_epoch
+        self.next_epoch += 1
+        return self.epoch(epoch)
+
+    def order(self, epoch: int) -> Tensor | None:
+        """The sample order of ``epoch`` on the device, or None when not shuffling."""
+        if not self.shuffle:
+            return None
+        generator = torch.Generator().manual_seed(mix_seed(self.seed, epoch, ORDER_STREAM))
+        return torch.randperm(len(self.x), generator=generator).to(self.device)
+
+    def epoch(self, epoch: int, *, start: int = 0) -> Iterator[tuple[Tensor, Tensor]]:
+        """The batches of ``epoch`` from batch number ``start`` on (the same every call)."""
+        _check_int("epoch", epoch, 0)
+        if isinstance(start, bool) or not isinstance(start, int) or not 0 <= start <= len(self):
+            raise invalid("start", f"an integer in [0, {len(self)}]", start)
+        return self._iterate(epoch, start)
+
+    def _iterate(self, epoch: int, start: int) -> Iterator[tuple[Tensor, Tensor]]:
+        order, augment = self.order(epoch), self.augment
+        generator = torch.Generator(device=self.device) if augment is not None else None
+        for number in range(start, len(self)):
+            begin = number * self.batch_size
+            end = min(begin + self.batch_size, len(self.x))
+            if order is None:
+                x, y = self.x[begin:end], self.y[begin:end]
+            else:
+                index = order[begin:end]
+                x, y = self.x.index_select(0, index), self.y.index_select(0, index)
+            if augment is not None and generator is not None:
+                # Seeded per batch, so resuming mid-epoch augments exactly as the first run did.
+                generator.manual_seed(mix_seed(self.seed, epoch, AUGMENT_STREAM, number))
+                x = augment(x, generator)
+            yield x, y

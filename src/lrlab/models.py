@@ -1,0 +1,151 @@
+"""Models of the learning-rate literature, built by name with shapes inferred from the data.
+
+``build_model(spec, input_shape, num_outputs)`` where ``spec`` is ``lenet``, ``cifar-cnn``,
+``mlp(widths=[256, 128], dropout=0.2, batch_norm=true)``, ``linear``, or a plug-in
+``pkg.module:function`` called as ``function(input_shape=…, num_outputs=…)``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from collections.abc import Callable, Sequence
+
+import torch
+from torch import nn
+
+from lrlab.errors import LrlabError, invalid, unknown
+from lrlab.spec import Call, Chain, parse_expression
+
+Shape = tuple[int, ...]
+
+
+def _flat_size(features: nn.Module, input_shape: Shape) -> int:
+    with torch.no_grad():
+        return int(features(torch.zeros(1, *input_shape)).numel())
+
+
+def _image_shape(name: str, input_shape: Shape) -> Shape:
+    if len(input_shape) != 3:
+        raise LrlabError(f"{name} needs images shaped (channels, height, width), got {input_shape}; use mlp.")
+    return input_shape
+
+
+def lenet(input_shape: Shape, num_outputs: int) -> nn.Module:
+    """LeNet as in the Fashion-MNIST case study (400 flat features for 28×28 inputs)."""
+    channels = _image_shape("lenet", input_shape)[0]
+    features = nn.Sequential(
+        nn.Conv2d(channels, 6, kernel_size=5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, kernel_size=5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+    )  # fmt: skip
+    return nn.Sequential(
+        *features,
+        nn.Linear(_flat_size(features, input_shape), 120), nn.ReLU(),
+        nn.Linear(120, 84), nn.ReLU(),
+        nn.Linear(84, num_outputs),
+    )  # fmt: skip
+
+
+def cifar_cnn(input_shape: Shape, num_outputs: int, dropout: float = 0.5) -> nn.Module:
+    """Conv32 3×3 – pool – Conv64 3×3 – pool – Dense128 – Dropout – Dense (the small CIFAR CNN)."""
+    channels = _image_shape("cifar-cnn", input_shape)[0]
+    features = nn.Sequential(
+        nn.Conv2d(channels, 32, kernel_size=3), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, kernel_size=3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+    )  # fmt: skip
+    return nn.Sequential(
+        *features,
+        nn.Linear(_flat_size(features, input_shape), 128), nn.ReLU(),
+        nn.Dropout(_fraction("dropout", dropout)),
+        nn.Linear(128, num_outputs),
+    )  # fmt: skip
+
+
+def mlp(
+    input_shape: Shape,
+    num_outputs: int,
+    widths: Sequence[int] = (256, 128),
+    dropout: float = 0.0,
+    batch_norm: bool = False,
+) -> nn.Module:
+    """Flatten, then ``Linear → [BatchNorm] → ReLU → [Dropout]`` per width, then the output layer."""
+    layers: list[nn.Module] = [nn.Flatten()]
+    size = math.prod(input_shape)
+    for width in widths:
+        if isinstance(width, bool) or not isinstance(width, int) or width < 1:
+            raise invalid("widths", "a list of positive integers like [256, 128]", list(widths))
+        layers.append(nn.Linear(size, width))
+        layers.extend([nn.BatchNorm1d(width)] if batch_norm else [])
+        layers.append(nn.ReLU())
+        layers.extend([nn.Dropout(_fraction("dropout", dropout))] if dropout else [])
+        size = width
+    layers.append(nn.Linear(size, num_outputs))
+    return nn.Sequential(*layers)
+
+
+def linear(input_shape: Shape, num_outputs: int) -> nn.Module:
+    """A single linear layer (linear regression, or logistic regression with a classifier loss)."""
+    return nn.Sequential(nn.Flatten(), nn.Linear(math.prod(input_shape), num_outputs))
+
+
+MODELS: dict[str, Callable[..., nn.Module]] = {
+    "lenet": lenet,
+    "cifar-cnn": cifar_cnn,
+    "mlp": mlp,
+    "linear": linear,
+}
+
+
+def _fraction(param: str, value: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        raise invalid(param, "a number in [0, 1)", value)
+    return float(value)
+
+
+def load_plugin(target: str) -> Callable[..., object]:
+    """Import ``pkg.module:function``; a clear error when either part is missing."""
+    module_name, _, attribute = target.partition(":")
+    if not module_name or not attribute:
+        raise invalid("plug-in", "'pkg.module:function'", target)
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise LrlabError(f"cannot import plug-in module {module_name!r}: {error}.") from None
+    function = getattr(module, attribute, None)
+    if not callable(function):
+        raise LrlabError(f"plug-in {target!r}: {module_name} has no function {attribute!r}.")
+    return function  # type: ignore[no-any-return]
+
+
+def build_model(spec: str, input_shape: Shape, num_outputs: int) -> nn.Module:
+    """Build the model ``spec`` names for inputs of ``input_shape`` and ``num_outputs`` outputs."""
+    if ":" in spec:
+        model = load_plugin(spec)(input_shape=input_shape, num_outputs=num_outputs)
+        if not isinstance(model, nn.Module):
+            raise LrlabError(f"plug-in {spec!r} must return a torch.nn.Module, got {type(model).__name__}.")
+        return model
+    call = _model_call(spec)
+    builder = MODELS.get(call.name)
+    if builder is None:
+        raise unknown("model", call.name, MODELS)
+    options = dict(call.kwargs)
+    allowed = set(builder.__code__.co_varnames[2 : builder.__code__.co_argcount])
+    for key in options:
+        if key not in allowed:
+            raise unknown(f"{call.name} option", key, allowed or ["(none)"])
+    if "widths" in options and isinstance(options["widths"], list):
+        options["widths"] = tuple(options["widths"])  # type: ignore[arg-type]
+    return builder(input_shape, num_outputs, **options)
+
+
+def _model_call(spec: str) -> Call:
+    text = spec if "(" in spec else f"{spec}()"
+    expression = parse_expression(text)
+    if isinstance(expression, Chain) or expression.args:
+        raise LrlabError(f"a model is one name with keyword options, like 'mlp(widths=[64])', got {spec!r}.")
+    return expression
+
+
+def count_parameters(model: nn.Module) -> int:
+    """The number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

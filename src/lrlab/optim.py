@@ -1,0 +1,277 @@
+"""Optimizer specs → torch optimizers, with parameter groups.
+
+A spec names one of torch's optimizers and its settings, with torch's own argument names::
+
+    sgd(momentum=0.9, nesterov=true, weight_decay=0.0005)
+    rmsprop(alpha=0.9, eps=1e-08)       # alpha: decay rate of the squared-gradient average
+    adam(betas=[0.9, 0.999])
+    adamw(weight_decay=0.01)
+
+Settings left out take torch's defaults. The learning rate is not part of a spec: schedules and
+tuning own it, so it is an argument of :func:`build_optimizer`.
+
+``weight_decay`` means two different things. For ``sgd``, ``rmsprop`` and ``adam`` it is L2
+regularization: ``weight_decay * param`` is added to the gradient, so Adam's adaptive scaling
+also scales the decay. For ``adamw`` it is decoupled decay (Loshchilov & Hutter): the weights
+shrink by ``lr * weight_decay * param`` outside the adaptive update. Equal numbers do not give
+equal regularization across the two kinds.
+
+Usage::
+
+    optimizer = build_optimizer(model, "sgd(momentum=0.9)", lr=0.1, lr_multipliers={"head": 10.0})
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from lrlab.errors import LrlabError, invalid, unknown
+from lrlab.spec import Call, Chain, format_call, parse_expression
+
+# Every accepted setting per optimizer, in torch's argument order (the canonical order). Left out
+# on purpose: `lr` (an argument of build_optimizer), and `fused`, `capturable`, `differentiable`
+# and Adam's `decoupled_weight_decay` (device- and version-dependent switches; use `adamw`).
+_ADAM_KEYS = ("betas", "eps", "weight_decay", "amsgrad", "maximize", "foreach")
+_RMSPROP_KEYS = ("alpha", "eps", "weight_decay", "momentum", "centered", "maximize", "foreach")
+_OPTIMIZERS: dict[str, tuple[type[torch.optim.Optimizer], tuple[str, ...]]] = {
+    "sgd": (torch.optim.SGD, ("momentum", "dampening", "weight_decay", "nesterov", "maximize", "foreach")),
+    "rmsprop": (torch.optim.RMSprop, _RMSPROP_KEYS),
+    "adam": (torch.optim.Adam, _ADAM_KEYS),
+    "adamw": (torch.optim.AdamW, _ADAM_KEYS),
+}
+_RANGES: dict[str, tuple[str, Callable[[float], bool]]] = {
+    "momentum": ("a number in [0, 1)", lambda x: 0 <= x < 1),
+    "dampening": ("a number in [0, 1]", lambda x: 0 <= x <= 1),
+    "weight_decay": ("a finite number >= 0", lambda x: 0 <= x < math.inf),
+    "alpha": ("a number in (0, 1)", lambda x: 0 < x < 1),
+    "eps": ("a finite number > 0", lambda x: 0 < x < math.inf),
+    "beta": ("a number in [0, 1)", lambda x: 0 <= x < 1),
+    "lr": ("a finite number > 0", lambda x: 0 < x < math.inf),
+}
+# _NormBase: BatchNorm*, InstanceNorm*, SyncBatchNorm and their lazy forms.
+_NORM_LAYERS: tuple[type[nn.Module], ...] = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm)
+_NORM_LAYERS += (nn.LocalResponseNorm, nn.CrossMapLRN2d) + ((nn.RMSNorm,) if hasattr(nn, "RMSNorm") else ())
+
+_LR_FIX = "pass it as build_optimizer(model, spec, lr=…) or as [optimizer] lr = … in a config."
+Params = nn.Module | Iterable[torch.Tensor] | Iterable[tuple[str, torch.Tensor]]
+
+
+@dataclass(frozen=True, repr=False)
+class OptimizerSpec:
+    """An optimizer name and its validated settings; ``str(spec)`` is the canonical spec.
+
+    ``OptimizerSpec("sgd", (("momentum", 0.9),))`` equals ``parse_optimizer("sgd(momentum=0.9)")``.
+    Settings are checked on construction and stored in torch's argument order.
+    """
+
+    name: str
+    settings: tuple[tuple[str, object], ...] = ()
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or self.name not in _OPTIMIZERS:
+            raise unknown("optimizer", str(self.name), _OPTIMIZERS)
+        keys = _OPTIMIZERS[self.name][1]
+        given = dict(self.settings)
+        if len(given) != len(self.settings):
+            raise LrlabError(f"{self.name}(): each setting may appear once, got {self.settings!r}.")
+        for key in given:
+            if key == "lr":
+                raise LrlabError(f"{self.name}(): lr is not part of an optimizer spec; {_LR_FIX}")
+            if key not in keys:
+                raise unknown(f"{self.name}() parameter", str(key), keys)
+        settings = {key: _setting(self.name, key, given[key]) for key in keys if key in given}
+        _check_nesterov(self.name, settings)
+        object.__setattr__(self, "settings", tuple(settings.items()))
+
+    @property
+    def optimizer_class(self) -> type[torch.optim.Optimizer]:
+        """The torch class this spec builds."""
+        return _OPTIMIZERS[self.name][0]
+
+    def kwargs(self) -> dict[str, Any]:
+        """The settings as keyword arguments of :attr:`optimizer_class`."""
+        return dict(self.settings)
+
+    def __str__(self) -> str:
+        return format_call(self.name, self.settings)
+
+    __repr__ = __str__
+
+
+def parse_optimizer(text: str | OptimizerSpec) -> OptimizerSpec:
+    """Parse a spec such as ``"adam(betas=[0.9, 0.99])"``; an :class:`OptimizerSpec` is returned as is.
+
+    Any problem raises :class:`LrlabError` naming the bad part and the fix.
+    """
+    if isinstance(text, OptimizerSpec):
+        return text
+    expression = parse_expression(text)
+    if not isinstance(expression, Call):
+        raise LrlabError(f"an optimizer spec is one call like 'sgd(momentum=0.9)', got {text!r}.")
+    if expression.name not in _OPTIMIZERS:
+        raise unknown("optimizer", expression.name, _OPTIMIZERS)
+    if expression.args:
+        example = f"{expression.name}({_OPTIMIZERS[expression.name][1][0]}=…)"
+        raise LrlabError(f"{expression.name}() takes keyword arguments: write {example}.")
+    return OptimizerSpec(expression.name, expression.kwargs)
+
+
+def build_optimizer(
+    model_or_params: Params,
+    spec: str | OptimizerSpec,
+    lr: float,
+    *,
+    decay_norm_and_bias: bool = False,
+    lr_multipliers: Mapping[str, float] | None = None,
+) -> torch.optim.Optimizer:
+    """Build the torch optimizer ``spec`` names over the groups of :func:`param_groups`.
+
+    ``lr`` is the base learning rate (``optimizer.defaults["lr"]``); each group's ``lr`` is the
+    base times its multiplier. Everything is validated before torch sees it.
+    """
+    parsed = parse_optimizer(spec)
+    rate = _number("lr", lr, "lr")
+    groups = param_groups(
+        model_or_params, rate, decay_norm_and_bias=decay_norm_and_bias, lr_multipliers=lr_multipliers
+    )
+    return parsed.optimizer_class(groups, **{"lr": rate, **parsed.kwargs()})
+
+
+def param_groups(
+    model_or_params: Params,
+    lr: float,
+    *,
+    decay_norm_and_bias: bool = False,
+    lr_multipliers: Mapping[str, float] | None = None,
+) -> list[dict[str, Any]]:
+    """Split parameters into torch param groups, each parameter in exactly one group.
+
+    Unless ``decay_norm_and_bias``, biases, normalization-layer parameters and every parameter
+    with at most one dimension go to groups with ``weight_decay=0.0``. ``lr_multipliers`` maps a
+    qualified-name prefix (``"head"`` matches ``head.weight`` and ``head.0.bias``, not
+    ``header.weight``) to a factor of ``lr``; the longest matching prefix wins. Groups appear in
+    the order of their first parameter and carry only torch's own keys.
+    """
+    rate = _number("lr", lr, "lr")
+    multipliers = _check_multipliers(lr_multipliers)
+    named = _named_parameters(model_or_params)
+    unused = set(multipliers)
+    groups: dict[tuple[bool, float], list[torch.Tensor]] = {}
+    for name, param, exempt in named:
+        prefix = max((p for p in multipliers if name == p or name.startswith(p + ".")), key=len, default="")
+        unused.discard(prefix)
+        key = (exempt and not decay_norm_and_bias, multipliers.get(prefix, 1.0))
+        groups.setdefault(key, []).append(param)
+    if unused:
+        raise _unmatched(min(unused), [name for name, _, _ in named])
+    return [
+        {"params": params, "lr": rate * factor} | ({"weight_decay": 0.0} if exempt else {})
+        for (exempt, factor), params in groups.items()
+    ]
+
+
+def _setting(owner: str, key: str, value: object) -> object:
+    try:
+        if key == "betas":
+            betas = [_real(item, "beta") for item in value] if isinstance(value, (list, tuple)) else []
+            if len(betas) != 2 or None in betas:
+                fix = "E.g. betas=[0.9, 0.999]."
+                raise invalid("betas", "a list of two numbers in [0, 1)", _shown(value), fix)
+            return tuple(betas)
+        if key in _RANGES:
+            return _number(key, value, key)
+        if isinstance(value, bool) or (key == "foreach" and value is None):
+            return value
+        raise invalid(key, "true or false" + (" or none" if key == "foreach" else ""), _shown(value))
+    except LrlabError as error:
+        raise LrlabError(f"{owner}(): {error}") from None
+
+
+def _real(value: object, kind: str) -> float | None:
+    """``value`` as a float when it is a number in the range of ``kind``, else ``None``."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return None
+    try:
+        number = float(value) + 0.0  # + 0.0 turns -0.0 into 0.0: one canonical zero
+    except OverflowError:  # an integer literal beyond float range
+        return None
+    return number if _RANGES[kind][1](number) else None
+
+
+def _number(param: str, value: object, kind: str) -> float:
+    number = _real(value, kind)
+    if number is None:
+        raise invalid(param, _RANGES[kind][0], _shown(value))
+    return number
+
+
+def _check_nesterov(owner: str, settings: Mapping[str, Any]) -> None:
+    momentum, dampening = settings.get("momentum", 0.0), settings.get("dampening", 0.0)
+    # torch accepts Nesterov momentum only with momentum > 0 and dampening exactly 0.
+    if settings.get("nesterov") and (momentum <= 0 or dampening != 0):
+        fix = "Set momentum=0.9 and dampening=0.0, or nesterov=false."
+        error = invalid("nesterov", "false unless momentum > 0 and dampening = 0", True, fix)
+        raise LrlabError(f"{owner}(): {error}")
+
+
+def _check_multipliers(multipliers: Mapping[str, float] | None) -> dict[str, float]:
+    if multipliers is None:
+        return {}
+    if not isinstance(multipliers, Mapping):
+        raise invalid("lr_multipliers", 'a mapping like {"head": 10.0}', _shown(multipliers))
+    for prefix in multipliers:
+        if not isinstance(prefix, str) or not prefix or prefix.startswith(".") or prefix.endswith("."):
+            raise invalid("lr_multipliers", 'keyed by parameter-name prefixes like "head"', _shown(prefix))
+    return {prefix: _number(f"lr_multipliers[{prefix!r}]", v, "lr") for prefix, v in multipliers.items()}
+
+
+def _named_parameters(model_or_params: Params) -> list[tuple[str, torch.Tensor, bool]]:
+    """``(name, param, exempt from decay)`` for each distinct parameter, in model order."""
+    found: dict[int, tuple[str, torch.Tensor, bool]] = {}
+    if isinstance(model_or_params, nn.Module):
+        for module_name, module in model_or_params.named_modules():
+            for leaf, param in module.named_parameters(recurse=False):
+                name = f"{module_name}.{leaf}" if module_name else leaf
+                exempt = isinstance(module, _NORM_LAYERS) or leaf == "bias" or param.ndim <= 1
+                found.setdefault(id(param), (name, param, exempt))
+    elif isinstance(model_or_params, Iterable) and not isinstance(
+        model_or_params, (str, bytes, torch.Tensor)
+    ):
+        for item in model_or_params:
+            name, param = item if isinstance(item, tuple) and len(item) == 2 else ("", item)
+            if not isinstance(name, str) or not isinstance(param, torch.Tensor) or not param.is_leaf:
+                raise invalid("model_or_params", "a module or an iterable of leaf tensors", _shown(item))
+            exempt = name.rpartition(".")[2] == "bias" or param.ndim <= 1
+            found.setdefault(id(param), (name, param, exempt))
+    else:
+        raise invalid("model_or_params", "a module or an iterable of parameters", _shown(model_or_params))
+    if not found:
+        raise invalid("model_or_params", "non-empty", _shown(model_or_params), "The model has no parameters.")
+    return list(found.values())
+
+
+def _unmatched(prefix: str, names: list[str]) -> LrlabError:
+    tops = {name.split(".")[0] for name in names if name}
+    if tops:
+        return unknown("lr_multipliers prefix", prefix, tops)
+    fix = "Pass model.named_parameters() or the model."
+    return invalid("lr_multipliers", "empty for unnamed parameters", {prefix: "…"}, fix)
+
+
+class _Shown(str):
+    """A bad value as error messages show it: spec calls by name, long values cut."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+def _shown(value: object) -> _Shown:
+    text = f"{value.parts[0].name}(…) >> …" if isinstance(value, Chain) else repr(value)
+    text = f"{value.name}(…)" if isinstance(value, Call) else text
+    return _Shown(text if len(text) <= 80 else text[:77] + "...")

@@ -1,0 +1,29 @@
+"""The training loop (``fit``) and its callbacks."""
+
+from lrlab.train.callbacks import Callback
+from lrlab.train.checkpoint import Checkpoint
+from lrlab.train.divergence import DivergenceGuard
+from lrlab.train.early_stopping import EarlyStopping
+from lrlab.train.logging import MetricsCsv
+from lrlab.train.loop import FitResult, evaluate, fit, resolve_device, seed_everything
+from lrlab.train.monitor import Monitor
+from lrlab.train.plateau import ReduceLROnPlateau
+from lrlab.train.state import FitConfig, Run, TrainState
+
+__all__ = [
+    "Callback",
+    "Checkpoint",
+    "DivergenceGuard",
+    "EarlyStopping",
+    "FitConfig",
+    "FitResult",
+    "MetricsCsv",
+    "Monitor",
+    "ReduceLROnPlateau",
+    "Run",
+    "TrainState",
+    "evaluate",
+    "fit",
+    "resolve_device",
+    "seed_everything",
+]

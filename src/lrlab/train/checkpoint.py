@@ -1,0 +1,122 @@
+"""Atomic checkpoints with everything an exact resume needs, loadable with ``weights_only=True``."""
+
+from __future__ import annotations
+
+import os
+import random
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from lrlab.errors import LrlabError
+from lrlab.train.callbacks import Callback
+from lrlab.train.early_stopping import copy_weights, metric_value
+from lrlab.train.monitor import Monitor
+from lrlab.train.state import Run
+
+CHECKPOINT = "checkpoint.pt"
+BEST = "best.pt"
+
+
+def save_atomic(payload: object, path: Path) -> None:
+    """``torch.save`` to a temporary file beside ``path``, then rename it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            torch.save(payload, file)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def rng_state() -> dict[str, Any]:
+    """The state of every random generator a fit uses, as plain data and tensors."""
+    kind, keys, position, has_gauss, gauss = np.random.get_state()
+    state: dict[str, Any] = {
+        "torch": torch.get_rng_state(),
+        "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), position, has_gauss, gauss],
+        "python": random.getstate(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: Mapping[str, Any]) -> None:
+    """Restore :func:`rng_state`."""
+    torch.set_rng_state(state["torch"])
+    kind, keys, position, has_gauss, gauss = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), position, has_gauss, gauss))
+    version, internal, gauss_next = state["python"]
+    random.setstate((version, tuple(internal), gauss_next))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def run_state(run: Run) -> dict[str, Any]:
+    """Everything needed to continue ``run`` exactly."""
+    return {
+        "model": run.model.state_dict(),
+        "optimizer": run.optimizer.state_dict(),
+        "state": run.state.state_dict(),
+        "schedule": str(run.schedule),
+        "callbacks": {callback.key: callback.state_dict() for callback in run.callbacks},
+        "rng": rng_state(),
+    }
+
+
+def load_run_state(path: Path, run: Run) -> None:
+    """Load a :func:`run_state` file into ``run`` and its callbacks."""
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # a torn or foreign file: say which one
+        raise LrlabError(f"cannot read checkpoint {path}: {error}; delete it to start afresh.") from None
+    if saved["schedule"] != str(run.schedule):
+        raise LrlabError(
+            f"checkpoint {path} was made with schedule {saved['schedule']!r}, not {str(run.schedule)!r}; "
+            "resume with the original schedule or start a fresh run."
+        )
+    run.model.load_state_dict(saved["model"])
+    run.optimizer.load_state_dict(saved["optimizer"])
+    run.state.load_state_dict(saved["state"])
+    for callback in run.callbacks:
+        if callback.key in saved["callbacks"]:
+            callback.load_state_dict(saved["callbacks"][callback.key])
+    set_rng_state(saved["rng"])
+
+
+class Checkpoint(Callback):
+    """Write ``checkpoint.pt`` (the whole run) every ``every`` epochs and ``best.pt`` (weights)
+    whenever ``monitor`` improves; both atomically."""
+
+    order = 200
+
+    def __init__(
+        self, directory: str | Path, *, monitor: str = "val_loss", mode: str = "auto", every: int = 1
+    ) -> None:
+        self.directory = Path(directory)
+        self.monitor, self.every = Monitor(monitor, mode), every
+
+    def on_fit_start(self, run: Run) -> None:
+        self.monitor = Monitor(self.monitor.metric, self.monitor.mode)
+
+    def on_epoch_end(self, run: Run, metrics: Mapping[str, float]) -> None:
+        epoch = int(metrics["epoch"])
+        if self.monitor.update(metric_value(metrics, self.monitor.metric), epoch):
+            save_atomic({"model": copy_weights(run), "epoch": epoch, **dict(metrics)}, self.directory / BEST)
+        if epoch % self.every == 0 or run.stop_reason is not None:
+            save_atomic(run_state(run), self.directory / CHECKPOINT)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"monitor": self.monitor.state_dict()}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.monitor.load_state_dict(state["monitor"])

@@ -1,0 +1,119 @@
+"""Metrics written as the run goes (CSV, flushed every epoch) and the progress bar."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import sys
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from lrlab.train.callbacks import Callback
+from lrlab.train.state import Run
+
+METRICS = "metrics.csv"
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path``, then rename it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _csv_text(rows: Sequence[Mapping[str, float]], columns: Sequence[str], header: bool) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n")
+    if header:
+        writer.writeheader()
+    writer.writerows([{key: _cell(row.get(key)) for key in columns} for row in rows])
+    return buffer.getvalue()
+
+
+def _cell(value: float | None) -> str:
+    if value is None:
+        return ""
+    return str(int(value)) if float(value).is_integer() and abs(value) < 2**53 else repr(float(value))
+
+
+class MetricsCsv(Callback):
+    """``metrics.csv``: one row per finished epoch, appended, flushed and synced at once.
+
+    On resume the file is rewritten from the checkpoint's history, so it always matches it.
+    """
+
+    order = 150
+
+    def __init__(self, directory: str | Path) -> None:
+        self.path = Path(directory) / METRICS
+        self.synced = False
+
+    def on_fit_start(self, run: Run) -> None:
+        self.synced = False
+
+    def on_epoch_start(self, run: Run) -> None:
+        if not self.synced:  # first epoch of this process: match the (maybe restored) history
+            self.rewrite(run.state.history)
+            self.synced = True
+
+    def rewrite(self, history: Sequence[Mapping[str, float]]) -> None:
+        """Replace the file with ``history`` (atomically)."""
+        columns = list(history[0]) if history else []
+        write_text_atomic(self.path, _csv_text(history, columns, header=bool(columns)))
+
+    def on_epoch_end(self, run: Run, metrics: Mapping[str, float]) -> None:
+        new = not self.path.exists() or self.path.stat().st_size == 0
+        with self.path.open("a", encoding="utf-8") as file:
+            file.write(_csv_text([metrics], list(metrics), header=new))
+            file.flush()
+            os.fsync(file.fileno())
+
+
+class Progress:
+    """A rich progress bar over the fit's steps; silent when quiet or not on a terminal."""
+
+    def __init__(self, total_steps: int, *, quiet: bool, description: str = "training") -> None:
+        self.enabled = not quiet and sys.stderr.isatty()
+        self.total, self.description = total_steps, description
+        self._bar: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> Progress:
+        if self.enabled:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            columns = (
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+            )
+            self._bar = Progress(*columns, transient=True)
+            self._bar.__enter__()
+            self._task = self._bar.add_task(self.description, total=self.total)
+        return self
+
+    def update(self, completed: int, text: str = "") -> None:
+        """Show ``completed`` steps, and ``text`` (e.g. the last epoch's metrics)."""
+        if self._bar is not None:
+            self._bar.update(
+                self._task, completed=completed, description=f"{self.description} {text}".strip()
+            )
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(kind, error, trace)

@@ -1,0 +1,244 @@
+"""``fit``: the one training loop behind ``lrlab train``, ``find-lr``, ``compare`` and ``tune``.
+
+Read top to bottom: set up the run (resuming from ``checkpoint.pt`` when asked), then per epoch
+train on in-memory batches with the LR written from the schedule's closed form before every
+update, evaluate, let the callbacks decide, and record.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import random
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch.nn import functional
+
+from lrlab.data import Batches, Data, parse_augment
+from lrlab.errors import LrlabError, invalid
+from lrlab.schedules import Schedule, constant, parse
+from lrlab.train.callbacks import Callback
+from lrlab.train.checkpoint import CHECKPOINT, load_run_state
+from lrlab.train.logging import Progress
+from lrlab.train.state import FitConfig, Run, TrainState
+
+FINITE_CHECK_EVERY = 32  # steps between host syncs that look for a non-finite loss
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """What a fit produced: per-epoch metrics, why it stopped, and the best epoch."""
+
+    history: tuple[dict[str, float], ...]
+    stop_reason: str
+    steps: int
+    seconds: float
+
+    @property
+    def final(self) -> dict[str, float]:
+        """The last epoch's metrics (empty when no epoch finished)."""
+        return self.history[-1] if self.history else {}
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` is CUDA when present, else the CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise invalid("device", "'auto', 'cpu', 'cuda' or 'cuda:N'", name) from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise invalid("device", "a device this machine has", name, "Use device='auto' or 'cpu'.")
+    return device
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (every device)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def loss_function(data: Data) -> nn.Module:
+    """Cross-entropy for classification, mean squared error for regression."""
+    return nn.CrossEntropyLoss() if data.task == "classification" else nn.MSELoss()
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, x: Tensor, y: Tensor, data: Data, batch_size: int) -> dict[str, float]:
+    """Mean loss and accuracy (or MSE) of ``model`` on ``(x, y)``, in eval mode."""
+    was_training = model.training
+    model.eval()
+    loss_sum = torch.zeros((), device=x.device, dtype=torch.float64)
+    hits = torch.zeros((), device=x.device, dtype=torch.int64)
+    for start in range(0, len(x), batch_size):
+        out = model(x[start : start + batch_size]).float()
+        target = y[start : start + batch_size]
+        if data.task == "classification":
+            loss_sum += functional.cross_entropy(out, target, reduction="sum")
+            hits += (out.argmax(dim=1) == target).sum()
+        else:
+            loss_sum += functional.mse_loss(_as_target(out, target), target, reduction="sum")
+    model.train(was_training)
+    loss = loss_sum.item() / max(len(x), 1)
+    return (
+        {"loss": loss, "acc": hits.item() / max(len(x), 1)}
+        if data.task == "classification"
+        else {"loss": loss}
+    )
+
+
+def _set_lr(optimizer: torch.optim.Optimizer, base_lrs: Sequence[float], multiplier: float) -> None:
+    for group, base in zip(optimizer.param_groups, base_lrs, strict=True):
+        group["lr"] = base * multiplier
+
+
+def _autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager[object]:
+    if enabled and device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def train_epoch(run: Run, batches: Batches, criterion: nn.Module, device: torch.device) -> Tensor:
+    """One epoch of updates; returns every step's loss (stops early on a non-finite loss)."""
+    model, optimizer, config = run.model, run.optimizer, run.config
+    model.train()
+    losses: list[Tensor] = []
+    for index, (x, y) in enumerate(batches.epoch(run.state.epoch)):
+        _set_lr(optimizer, run.base_lrs, run.multiplier(run.state.step))
+        with _autocast(device, config.amp):
+            out = model(x)
+        loss = criterion(_as_target(out.float(), y), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if config.grad_clip is not None:
+            nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        optimizer.step()
+        run.state.step += 1
+        losses.append(loss.detach())
+        if index % FINITE_CHECK_EVERY == FINITE_CHECK_EVERY - 1 and not torch.isfinite(loss):
+            break
+    return torch.stack(losses).double()
+
+
+def _as_target(out: Tensor, y: Tensor) -> Tensor:
+    """Regression outputs ``(N, 1)`` compare with targets ``(N,)``."""
+    return out.reshape(y.shape) if y.is_floating_point() else out
+
+
+def eval_split(data: Data, device: torch.device) -> tuple[Tensor, Tensor]:
+    """The split evaluated each epoch: validation when there is one, else test."""
+    if data.x_val is not None and data.y_val is not None:
+        return data.x_val.to(device), data.y_val.to(device)
+    return data.x_test.to(device), data.y_test.to(device)
+
+
+def _epoch_metrics(
+    run: Run, data: Data, held_out: tuple[Tensor, Tensor], losses: Tensor, seconds: float
+) -> dict[str, float]:
+    scores = evaluate(run.model, *held_out, data, run.config.eval_batch_size)
+    samples = len(data.x_train)
+    metrics = {
+        "epoch": float(run.state.epoch + 1),
+        "step": float(run.state.step),
+        "lr": float(run.optimizer.param_groups[0]["lr"]),
+        "train_loss": losses.mean().item(),
+        "val_loss": scores["loss"],
+    }
+    metrics |= {"val_acc": scores["acc"]} if "acc" in scores else {"val_mse": scores["loss"]}
+    return metrics | {"time_s": seconds, "samples_per_s": samples / seconds if seconds > 0 else math.inf}
+
+
+def _start(run: Run, run_dir: Path | None, resume: bool) -> None:
+    for callback in run.callbacks:
+        callback.on_fit_start(run)
+    checkpoint = None if run_dir is None else run_dir / CHECKPOINT
+    if resume and checkpoint is not None and checkpoint.exists():
+        load_run_state(checkpoint, run)
+    elif resume and run_dir is None:
+        raise LrlabError("resume=True needs the run directory that holds checkpoint.pt.")
+
+
+def fit(
+    model: nn.Module,
+    data: Data,
+    optimizer: torch.optim.Optimizer,
+    schedule: Schedule | str | None = None,
+    *,
+    config: FitConfig | None = None,
+    callbacks: Sequence[Callback] = (),
+    run_dir: str | Path | None = None,
+    resume: bool = False,
+) -> FitResult:
+    """Train ``model`` on ``data`` with ``optimizer``, its LR following ``schedule``.
+
+    Each param group's LR before update ``k`` is its base LR × ``schedule(k)`` (or of the
+    epoch, with ``config.interval="epoch"``) × any plateau/divergence cuts. With ``resume``,
+    the run continues exactly from ``run_dir/checkpoint.pt`` when it exists.
+    """
+    config = config or FitConfig()
+    device = resolve_device(config.device)
+    seed_everything(config.seed)
+    model.to(device)
+    x_train, y_train = data.x_train.to(device), data.y_train.to(device)
+    augment = parse_augment(config.augment) if config.augment else None
+    batches = Batches(x_train, y_train, config.batch_size, seed=config.seed, augment=augment)
+    base_lrs = [float(group.setdefault("initial_lr", group["lr"])) for group in optimizer.param_groups]
+    run = Run(
+        model=model,
+        optimizer=optimizer,
+        schedule=parse(schedule) if schedule is not None else constant(),
+        config=config,
+        base_lrs=base_lrs,
+        steps_per_epoch=len(batches),
+        state=TrainState(),
+        callbacks=sorted(callbacks, key=lambda callback: callback.order),
+    )
+    held_out = eval_split(data, device)
+    criterion = loss_function(data)
+    _start(run, Path(run_dir) if run_dir is not None else None, resume)
+    began = time.perf_counter()
+    with Progress(config.epochs * run.steps_per_epoch, quiet=config.quiet) as progress:
+        for _ in _epochs(run):
+            started = time.perf_counter()
+            run.step_losses = train_epoch(run, batches, criterion, device)
+            metrics = _epoch_metrics(run, data, held_out, run.step_losses, time.perf_counter() - started)
+            _finish_epoch(run, metrics)
+            progress.update(run.state.step, _short(run.state.history[-1] if run.state.history else {}))
+    for callback in run.callbacks:
+        callback.on_fit_end(run)
+    reason = run.stop_reason or f"finished {run.state.epoch} epochs"
+    return FitResult(tuple(run.state.history), reason, run.state.step, time.perf_counter() - began)
+
+
+def _epochs(run: Run) -> Iterator[int]:
+    while run.state.epoch < run.config.epochs and run.stop_reason is None:
+        for callback in run.callbacks:
+            callback.on_epoch_start(run)
+        yield run.state.epoch
+
+
+def _finish_epoch(run: Run, metrics: dict[str, float]) -> None:
+    run.state.epoch += 1
+    run.state.history.append(metrics)
+    for callback in run.callbacks:
+        callback.on_epoch_end(run, metrics)
+        if run.retry_epoch:  # the divergence guard restored the state before this epoch
+            run.retry_epoch = False
+            return
+
+
+def _short(metrics: dict[str, float]) -> str:
+    shown = [
+        f"{key} {metrics[key]:.4g}"
+        for key in ("epoch", "train_loss", "val_loss", "val_acc")
+        if key in metrics
+    ]
+    return " · ".join(shown)

@@ -1,0 +1,122 @@
+"""What a fit carries from step to step: settings, counters, and the run context callbacks see."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+import torch
+from torch import nn
+
+from lrlab.errors import invalid
+from lrlab.schedules import Schedule
+
+if TYPE_CHECKING:
+    from lrlab.train.callbacks import Callback
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    """Settings of the training loop.
+
+    ``interval``: the schedule is a function of the optimizer step ("step", the default) or of
+    the epoch ("epoch"). ``grad_clip``: max gradient norm (none: no clipping). ``amp``: bf16
+    autocast (CUDA only). ``eval_batch_size``: batch size for evaluation.
+    """
+
+    epochs: int = 10
+    batch_size: int = 128
+    seed: int = 0
+    device: str = "auto"
+    interval: Literal["step", "epoch"] = "step"
+    grad_clip: float | None = None
+    amp: bool = False
+    eval_batch_size: int = 2048
+    augment: str | None = None
+    quiet: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "eval_batch_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise invalid(name, "an integer >= 1", value)
+        if self.interval not in ("step", "epoch"):
+            raise invalid("interval", "'step' or 'epoch'", self.interval)
+        if self.grad_clip is not None and not self.grad_clip > 0:
+            raise invalid("grad_clip", "a number > 0 (or none)", self.grad_clip)
+
+
+@dataclass
+class TrainState:
+    """Counters of a fit: completed ``epoch``s and optimizer ``step``s, the LR scale left by
+    plateau and divergence cuts, and the per-epoch metrics so far."""
+
+    epoch: int = 0
+    step: int = 0
+    lr_scale: float = 1.0
+    history: list[dict[str, float]] = field(default_factory=list)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The fields a checkpoint keeps."""
+        return {"epoch": self.epoch, "step": self.step, "lr_scale": self.lr_scale, "history": self.history}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict`."""
+        self.epoch, self.step, self.lr_scale = state["epoch"], state["step"], state["lr_scale"]
+        self.history = [dict(row) for row in state["history"]]
+
+
+@dataclass
+class Run:
+    """The context callbacks act on: the model, optimizer, schedule, counters and decisions."""
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    schedule: Schedule
+    config: FitConfig
+    base_lrs: list[float]
+    steps_per_epoch: int
+    state: TrainState = field(default_factory=TrainState)
+    callbacks: list[Callback] = field(default_factory=list)
+    stop_reason: str | None = None
+    retry_epoch: bool = False
+    step_losses: torch.Tensor | None = None
+
+    def stop(self, reason: str) -> None:
+        """Ask the loop to stop after this epoch, saying why."""
+        if self.stop_reason is None:
+            self.stop_reason = reason
+
+    def multiplier(self, step: int) -> float:
+        """The LR multiplier for the update after ``step`` steps (schedule × cuts)."""
+        t = step if self.config.interval == "step" else step // self.steps_per_epoch
+        return self.schedule.at(t) * self.state.lr_scale
+
+    def warmup_epochs(self) -> int:
+        """Epochs covered by a leading ``warmup(...)`` of the schedule (0 when there is none)."""
+        from lrlab.schedules import Join, Warmup
+
+        first = self.schedule.parts[0] if isinstance(self.schedule, Join) else self.schedule
+        if not isinstance(first, Warmup):
+            return 0
+        steps = first.steps if self.config.interval == "epoch" else first.steps / self.steps_per_epoch
+        return int(-(-steps // 1))
+
+    def snapshot(self) -> dict[str, Any]:
+        """A deep copy of everything a retry needs: weights, optimizer, counters."""
+        return copy.deepcopy(
+            {
+                "model": self.model.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "state": self.state.state_dict(),
+            }
+        )
+
+    def restore(self, snapshot: dict[str, Any]) -> None:
+        """Go back to a :meth:`snapshot` (the LR scale is kept: cuts survive a restore)."""
+        lr_scale = self.state.lr_scale
+        self.model.load_state_dict(snapshot["model"])
+        self.optimizer.load_state_dict(copy.deepcopy(snapshot["optimizer"]))
+        self.state.load_state_dict(copy.deepcopy(snapshot["state"]))
+        self.state.lr_scale = lr_scale
