@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import importlib
 import math
 from collections.abc import Callable, Sequence
 
@@ -15,6 +14,7 @@ import torch
 from torch import nn
 
 from lrlab.errors import LrlabError, invalid, unknown
+from lrlab.plugins import load_plugin
 from lrlab.spec import Call, Chain, parse_expression
 
 Shape = tuple[int, ...]
@@ -102,25 +102,10 @@ def _fraction(param: str, value: float) -> float:
     return float(value)
 
 
-def load_plugin(target: str) -> Callable[..., object]:
-    """Import ``pkg.module:function``; a clear error when either part is missing."""
-    module_name, _, attribute = target.partition(":")
-    if not module_name or not attribute:
-        raise invalid("plug-in", "'pkg.module:function'", target)
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as error:
-        raise LrlabError(f"cannot import plug-in module {module_name!r}: {error}.") from None
-    function = getattr(module, attribute, None)
-    if not callable(function):
-        raise LrlabError(f"plug-in {target!r}: {module_name} has no function {attribute!r}.")
-    return function  # type: ignore[no-any-return]
-
-
 def build_model(spec: str, input_shape: Shape, num_outputs: int) -> nn.Module:
     """Build the model ``spec`` names for inputs of ``input_shape`` and ``num_outputs`` outputs."""
     if ":" in spec:
-        model = load_plugin(spec)(input_shape=input_shape, num_outputs=num_outputs)
+        model = load_plugin(spec, "model plug-in")(input_shape=input_shape, num_outputs=num_outputs)
         if not isinstance(model, nn.Module):
             raise LrlabError(f"plug-in {spec!r} must return a torch.nn.Module, got {type(model).__name__}.")
         return model

@@ -97,7 +97,7 @@ finite_family = any_family.filter(lambda schedule: schedule.duration is not None
 @st.composite
 def composed(draw: st.DrawFn) -> s.Schedule:
     """A family, or a ``>>`` chain, ``scale``, ``floor`` or ``skip`` of families."""
-    kind = draw(st.sampled_from(["family", "join", "scale", "floor", "skip"]))
+    kind = draw(st.sampled_from(["family", "join", "scale", "floor", "skip", "take"]))
     if kind == "join":
         head = draw(st.lists(finite_family, min_size=1, max_size=3))
         return s.join(*head, draw(any_family))
@@ -106,6 +106,8 @@ def composed(draw: st.DrawFn) -> s.Schedule:
         return s.scale(inner, factor=draw(multipliers), add=draw(fractions))
     if kind == "floor":
         return s.floor(inner, value=draw(fractions))
+    if kind == "take":
+        return s.take(inner, steps=draw(durations)) >> draw(any_family)
     if kind == "skip" and inner.duration is None:
         return s.skip(inner, steps=draw(durations))
     return inner

@@ -20,6 +20,7 @@ CANONICAL = [
     "scale(cosine_restarts(steps=10, mult=2.0), factor=0.9, add=0.1)",
     "floor(warmup(steps=2, start=0.1) >> linear(steps=3), value=0.2)",
     "skip(cosine(steps=10), steps=3)",
+    "take(cosine(steps=10, periodic=true), steps=5) >> constant(value=0.0)",
     'piecewise(points=[[0, 1.0], [10, 0.5]], interpolate="linear")',
     'one_cycle(steps=100, shape="linear", three_phase=true)',
     'cyclic(steps_up=2000, start=0.1, mode="exp_range", gamma=0.99994)',

@@ -357,6 +357,7 @@ def test_bad_arguments_name_torchs_argument(name: str, kwargs: dict[str, Any], m
         ([("PolynomialLR", {"total_iters": 5}), ("LinearLR", {})], [3], "PolynomialLR would run"),
         ([("CosineAnnealingWarmRestarts", {"T_0": 5}), ("LinearLR", {})], [7], "at a restart"),
         ([("LinearLR", {}), "CosineAnnealingLR"], [3], "pairs like"),
+        ([("LinearLR", {}), ("CosineAnnealingLR", {"T_max": 5, "lr": 0.1})], [3], "lr= to SequentialLR"),
     ],
 )
 def test_sequential_refuses_what_it_cannot_express(

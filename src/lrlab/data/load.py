@@ -14,7 +14,6 @@ to ``cifar-10-batches-py/``).
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import os
 import re
@@ -32,6 +31,7 @@ from lrlab.data.dataset import Data, as_float_inputs, check_fraction, split_vali
 from lrlab.data.dataset import normalize as standardize
 from lrlab.data.idx import read_idx_pair
 from lrlab.errors import LrlabError, invalid, unknown
+from lrlab.plugins import load_plugin
 from lrlab.spec import Chain, parse_expression
 
 DATA_DIR_ENV = "LRLAB_DATA_DIR"
@@ -175,13 +175,7 @@ def _check_arguments(function: Callable[..., Any], options: dict[str, Any], spec
 def _load_plugin(match: re.Match[str], spec: str) -> Data:
     module_name, function_name = match["module"], match["function"]
     options = _parse_call(function_name + (match["args"] or ""), "dataset plug-in")[1]
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as error:
-        raise LrlabError(f"dataset plug-in {spec!r}: cannot import {module_name!r} ({error}).") from None
-    function = getattr(module, function_name, None)
-    if not callable(function):
-        raise LrlabError(f"dataset plug-in {spec!r}: {module_name!r} has no function {function_name!r}.")
+    function = load_plugin(f"{module_name}:{function_name}", "dataset plug-in")
     _check_arguments(function, options, spec)
     result = function(**options)
     if isinstance(result, Data):

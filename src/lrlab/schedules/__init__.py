@@ -25,7 +25,20 @@ docs/schedules.md.
 """
 
 from lrlab.schedules.base import FAMILIES, Schedule
-from lrlab.schedules.compose import Floor, Join, Scale, Skip, Warmup, floor, join, scale, skip, warmup
+from lrlab.schedules.compose import (
+    Floor,
+    Join,
+    Scale,
+    Skip,
+    Take,
+    Warmup,
+    floor,
+    join,
+    scale,
+    skip,
+    take,
+    warmup,
+)
 from lrlab.schedules.families import (
     Constant,
     Cosine,
@@ -78,6 +91,7 @@ __all__ = [
     "Schedule",
     "Skip",
     "Step",
+    "Take",
     "Warmup",
     "Wsd",
     "constant",
@@ -99,6 +113,7 @@ __all__ = [
     "signature",
     "skip",
     "step",
+    "take",
     "warmup",
     "wsd",
 ]

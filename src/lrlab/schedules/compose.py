@@ -180,6 +180,32 @@ class Skip(Schedule):
         return None if inner is None else inner - self.steps
 
 
+@dataclass(frozen=True, repr=False)
+class Take(Schedule):
+    """The first ``steps`` of a schedule as a piece of that length for ``>>``.
+
+    Alone it is the same function (``take`` only sets where the next part starts):
+
+    >>> (take(cosine(steps=4, periodic=True), steps=2) >> constant(value=0.1)).values(4)
+    [1.0, 0.8535533905932737, 0.1, 0.1]
+    """
+
+    name = "take"
+    schedule: Schedule
+    _: KW_ONLY
+    steps: Steps
+
+    def check(self) -> None:
+        self.require(self.steps > 0, "steps", "> 0")
+
+    def at(self, step: float) -> float:
+        return self.schedule.at(step)
+
+    @property
+    def duration(self) -> float | None:
+        return self.steps
+
+
 def join(*schedules: Schedule) -> Schedule:
     """Run ``schedules`` one after another (the same as ``a >> b >> …``)."""
     return Join(tuple(schedules))
@@ -189,3 +215,4 @@ warmup = Warmup
 scale = Scale
 floor = Floor
 skip = Skip
+take = Take

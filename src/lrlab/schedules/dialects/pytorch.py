@@ -66,7 +66,8 @@ def from_torch(name: str, /, *, lr: float | None = None, **kwargs: object) -> Sc
     ``s`` calls of ``scheduler.step()`` (0 right after construction). torch's absolute LRs
     (``eta_min``; ``base_lr``/``max_lr`` of ``CyclicLR``; ``max_lr`` of ``OneCycleLR``) become
     fractions of ``lr``, which is required when they are not 0; ``OneCycleLR`` and ``CyclicLR``
-    default ``lr`` to ``max_lr``. Other param groups scale them with their own base LR.
+    default ``lr`` to ``max_lr`` (so build the optimizer with ``lr=max_lr``: torch's set the
+    groups' LRs themselves). Other param groups scale them with their own base LR.
 
     * ``CosineAnnealingLR``: periodic after ``T_max`` (it rises again), as torch's is.
     * ``CosineAnnealingWarmRestarts``: restarts at ``T_cur = T_i``, so ``eta_min`` is never hit.
@@ -269,6 +270,8 @@ def _piece(args: _TorchArgs, entry: object) -> tuple[str, Schedule]:
     if not isinstance(name, str) or not isinstance(kwargs, dict):
         raise args.fail("schedulers", "a list of (name, kwargs) pairs like ('LinearLR', {})")
     canonical = _canonical(name)
+    if "lr" in kwargs:
+        raise args.fail("schedulers", "a list of torch arguments", "Give lr= to SequentialLR itself.")
     if canonical in _NOT_IN_SEQUENCE:
         raise args.fail(
             "schedulers",

@@ -1,0 +1,310 @@
+"""Seconds per epoch of ``lrlab.train.fit`` next to hand-written loops and Lightning's ``Trainer``.
+
+The task is LeNet on mnist-8k (the first 8,000 images of the MNIST test set for training, the
+last 2,000 for evaluation, from ``../shared/datasets/mnist-test``): batch 128, SGD with momentum
+0.9, ``warmup >> cosine`` per step, and evaluation (loss and accuracy) after every epoch.
+Contenders:
+
+* ``lrlab fit``: ``lrlab.train.fit`` (quiet, no callbacks).
+* ``tight loop``: ``randperm`` and index slicing over the same in-memory tensors, the LR written
+  per step from the same schedule, the same evaluation: the floor a trainer can reach.
+* ``DataLoader loop``: the tight loop fed by ``DataLoader(TensorDataset, shuffle=True)``.
+* ``Lightning``: ``lightning.Trainer`` with ``ScheduledLR`` (``interval="step"``), no logger,
+  checkpointing, progress bar or sanity check (skipped with a note when not installed).
+
+Contenders run alternately in one process: each round runs every one once, in a rotating order,
+with the same seed and thread count, after one untimed warm-up round of one epoch each. A run's
+seconds per epoch is the wall time from the start of its first epoch to the return of the call,
+divided by the epochs (so per-epoch work of every kind counts, set-up does not; set-up is its
+own column). The table gives the medians over rounds and the ratios to the tight loop.
+
+Usage::
+
+    .venv/bin/python bench/trainer_overhead.py [--epochs 3] [--rounds 7] [--threads N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import logging
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional
+
+import lrlab
+from lrlab.data import Data, load_dataset
+from lrlab.models import lenet
+from lrlab.schedules import Schedule, parse
+from lrlab.train import Callback, FitConfig, Run, fit
+
+DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "mnist-test"
+ROOT_DIR = tempfile.mkdtemp(prefix="lrlab-bench-")  # Lightning's default_root_dir; nothing is written
+BATCH, EVAL_BATCH, LR, MOMENTUM, SEED = 128, 2048, 0.05, 0.9, 0
+
+
+@dataclass
+class Timing:
+    """One run: when it was called, when each epoch started, when it returned; its final accuracy."""
+
+    called: float = 0.0
+    epoch_starts: list[float] = field(default_factory=list)
+    returned: float = 0.0
+    accuracy: float = float("nan")
+
+    def per_epoch(self) -> float:
+        return (self.returned - self.epoch_starts[0]) / len(self.epoch_starts)
+
+    def setup(self) -> float:
+        return self.epoch_starts[0] - self.called
+
+
+Contender = Callable[[Data, Schedule, int, Timing], None]
+
+
+def load_mnist_8k() -> Data:
+    images, labels = DATA_DIR / "t10k-images-idx3-ubyte.gz", DATA_DIR / "t10k-labels-idx1-ubyte.gz"
+    if not images.exists() or not labels.exists():
+        sys.exit(f"mnist-test files not found in {DATA_DIR}; this benchmark needs them.")
+    return load_dataset(f'idx(images="{images}", labels="{labels}", test_size=2000)')
+
+
+def schedule_for(epochs: int, steps_per_epoch: int) -> Schedule:
+    """One epoch of linear warmup from 0.1, then cosine down to 0.01 over the other epochs."""
+    decay = max(epochs - 1, 1) * steps_per_epoch
+    return parse(f"warmup(steps={steps_per_epoch}, start=0.1) >> cosine(steps={decay}, end=0.01)")
+
+
+def fresh(data: Data) -> tuple[nn.Module, torch.optim.Optimizer]:
+    torch.manual_seed(SEED)
+    model = lenet(tuple(data.x_train.shape[1:]), data.num_classes or 10)
+    return model, torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, x: Tensor, y: Tensor) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy on ``(x, y)`` in batches of ``EVAL_BATCH``."""
+    model.eval()
+    loss_sum = torch.zeros((), dtype=torch.float64)
+    hits = torch.zeros((), dtype=torch.int64)
+    for start in range(0, len(x), EVAL_BATCH):
+        out, target = model(x[start : start + EVAL_BATCH]), y[start : start + EVAL_BATCH]
+        loss_sum += functional.cross_entropy(out, target, reduction="sum")
+        hits += (out.argmax(dim=1) == target).sum()
+    model.train()
+    return loss_sum.item() / len(x), hits.item() / len(x)
+
+
+def _update(model: nn.Module, optimizer: torch.optim.Optimizer, x: Tensor, y: Tensor) -> Tensor:
+    loss = functional.cross_entropy(model(x), y)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss.detach()
+
+
+def _set_lr(optimizer: torch.optim.Optimizer, base_lrs: list[float], multiplier: float) -> None:
+    for group, base in zip(optimizer.param_groups, base_lrs, strict=True):
+        group["lr"] = base * multiplier
+
+
+def tight_loop(data: Data, schedule: Schedule, epochs: int, timing: Timing) -> None:
+    model, optimizer = fresh(data)
+    base_lrs = [group["lr"] for group in optimizer.param_groups]
+    x, y, n, step = data.x_train, data.y_train, len(data.x_train), 0
+    generator = torch.Generator().manual_seed(SEED)
+    for _ in range(epochs):
+        timing.epoch_starts.append(time.perf_counter())
+        order, total = torch.randperm(n, generator=generator), torch.zeros(())
+        for begin in range(0, n, BATCH):
+            index = order[begin : begin + BATCH]
+            _set_lr(optimizer, base_lrs, schedule.at(step))
+            total += _update(model, optimizer, x.index_select(0, index), y.index_select(0, index))
+            step += 1
+        train_loss = total.item() / -(-n // BATCH)  # noqa: F841  (computed as every trainer does)
+        timing.accuracy = evaluate(model, data.x_test, data.y_test)[1]
+
+
+def dataloader_loop(data: Data, schedule: Schedule, epochs: int, timing: Timing) -> None:
+    model, optimizer = fresh(data)
+    base_lrs = [group["lr"] for group in optimizer.param_groups]
+    dataset = torch.utils.data.TensorDataset(data.x_train, data.y_train)
+    generator = torch.Generator().manual_seed(SEED)
+    loader = torch.utils.data.DataLoader(dataset, batch_size=BATCH, shuffle=True, generator=generator)
+    step = 0
+    for _ in range(epochs):
+        timing.epoch_starts.append(time.perf_counter())
+        total = torch.zeros(())
+        for x, y in loader:
+            _set_lr(optimizer, base_lrs, schedule.at(step))
+            total += _update(model, optimizer, x, y)
+            step += 1
+        train_loss = total.item() / len(loader)  # noqa: F841
+        timing.accuracy = evaluate(model, data.x_test, data.y_test)[1]
+
+
+class _EpochClock(Callback):
+    def __init__(self, timing: Timing) -> None:
+        self.timing = timing
+
+    def on_epoch_start(self, run: Run) -> None:
+        self.timing.epoch_starts.append(time.perf_counter())
+
+
+def lrlab_fit(data: Data, schedule: Schedule, epochs: int, timing: Timing) -> None:
+    model, optimizer = fresh(data)
+    config = FitConfig(epochs=epochs, batch_size=BATCH, seed=SEED, device="cpu", quiet=True)
+    result = fit(model, data, optimizer, schedule, config=config, callbacks=[_EpochClock(timing)])
+    timing.accuracy = result.final["val_acc"]
+
+
+def lightning_contender() -> Contender | None:
+    """The Lightning contender, or None when Lightning is not installed."""
+    try:
+        import lightning
+    except ImportError:
+        return None
+    from lrlab import ScheduledLR
+
+    logging.getLogger("lightning").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", module="lightning")
+
+    class Module(lightning.LightningModule):  # type: ignore[misc, name-defined]
+        def __init__(self, data: Data, schedule: Schedule, timing: Timing) -> None:
+            super().__init__()
+            self.model, self.optim = fresh(data)
+            self.schedule, self.timing = schedule, timing
+            self.loss_sum = torch.zeros((), dtype=torch.float64)
+            self.hits = torch.zeros((), dtype=torch.int64)
+
+        def training_step(self, batch: list[Tensor], index: int) -> Tensor:
+            return functional.cross_entropy(self.model(batch[0]), batch[1])
+
+        def on_train_epoch_start(self) -> None:
+            self.timing.epoch_starts.append(time.perf_counter())
+
+        def validation_step(self, batch: list[Tensor], index: int) -> None:
+            out = self.model(batch[0])
+            self.loss_sum += functional.cross_entropy(out, batch[1], reduction="sum")
+            self.hits += (out.argmax(dim=1) == batch[1]).sum()
+
+        def on_validation_epoch_end(self) -> None:
+            self.timing.accuracy = self.hits.item() / 2000
+            self.loss_sum.zero_()
+            self.hits.zero_()
+
+        def configure_optimizers(self) -> dict[str, object]:
+            scheduler = ScheduledLR(self.optim, self.schedule)
+            return {"optimizer": self.optim, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def run(data: Data, schedule: Schedule, epochs: int, timing: Timing) -> None:
+        module = Module(data, schedule, timing)
+        generator = torch.Generator().manual_seed(SEED)
+        train = torch.utils.data.TensorDataset(data.x_train, data.y_train)
+        held_out = torch.utils.data.TensorDataset(data.x_test, data.y_test)
+        trainer = lightning.Trainer(
+            max_epochs=epochs, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
+            enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
+            default_root_dir=ROOT_DIR,
+        )  # fmt: skip
+        trainer.fit(
+            module,
+            torch.utils.data.DataLoader(train, batch_size=BATCH, shuffle=True, generator=generator),
+            torch.utils.data.DataLoader(held_out, batch_size=EVAL_BATCH),
+        )
+
+    return run
+
+
+def measure(contender: Contender, data: Data, schedule: Schedule, epochs: int) -> Timing:
+    timing = Timing(called=time.perf_counter())
+    contender(data, schedule, epochs, timing)
+    timing.returned = time.perf_counter()
+    return timing
+
+
+def run_rounds(
+    contenders: dict[str, Contender], data: Data, epochs: int, rounds: int
+) -> dict[str, list[Timing]]:
+    """Every contender once per round, the order rotating each round, after a warm-up round."""
+    steps_per_epoch = -(-len(data.x_train) // BATCH)
+    schedule = schedule_for(epochs, steps_per_epoch)
+    for contender in contenders.values():  # warm-up: imports, allocator, one-time set-up
+        measure(contender, data, schedule_for(1, steps_per_epoch), 1)
+    names = list(contenders)
+    timings: dict[str, list[Timing]] = {name: [] for name in names}
+    for number in range(rounds):
+        shift = number % len(names)
+        for name in names[shift:] + names[:shift]:
+            timings[name].append(measure(contenders[name], data, schedule, epochs))
+        print(f"round {number + 1}/{rounds} done", file=sys.stderr, flush=True)
+    return timings
+
+
+def report(timings: dict[str, list[Timing]], epochs: int, rounds: int, skipped: list[str]) -> None:
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads"
+    versions = f"torch {torch.__version__}, lrlab {lrlab.__version__}, Python {platform.python_version()}"
+    print(f"trainer overhead, LeNet on mnist-8k, batch {BATCH}, {epochs} epochs × {rounds} rounds")
+    print(f"machine: {platform.node()} ({machine}; {versions})")
+    print(f"date: {datetime.datetime.now().astimezone().isoformat(timespec='seconds')}\n")
+    columns = ("s/epoch median", 16), ("min", 9), ("max", 9), ("setup s", 10), ("val_acc", 9), ("× tight", 9)
+    header = "contender".ljust(18) + "".join(title.rjust(width) for title, width in columns)
+    print(header)
+    print("-" * len(header))
+    tight = statistics.median(t.per_epoch() for t in timings["tight loop"])
+    for name, runs in timings.items():
+        per_epoch = [t.per_epoch() for t in runs]
+        median = statistics.median(per_epoch)
+        setup = statistics.median(t.setup() for t in runs)
+        print(
+            f"{name:<18}{median:>16.4f}{min(per_epoch):>9.4f}{max(per_epoch):>9.4f}"
+            f"{setup:>10.3f}{runs[-1].accuracy:>9.4f}{median / tight:>9.3f}"
+        )
+    for note in skipped:
+        print(note)
+    print()
+    for name, runs in timings.items():
+        if name != "tight loop":
+            ratio = statistics.median(t.per_epoch() for t in runs) / tight
+            print(f"{name} / tight loop: {ratio:.3f} ({(ratio - 1) * 100:+.1f}%)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--epochs", type=int, default=3, help="epochs per run (default 3)")
+    parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds (default 7)")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    args = parser.parse_args(argv)
+    if args.epochs < 1 or args.rounds < 1:
+        parser.error("--epochs and --rounds must be >= 1")
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    data = load_mnist_8k()
+    contenders: dict[str, Contender] = {
+        "tight loop": tight_loop,
+        "lrlab fit": lrlab_fit,
+        "DataLoader loop": dataloader_loop,
+    }
+    skipped = []
+    lightning_run = lightning_contender()
+    if lightning_run is None:
+        skipped.append("Lightning: skipped (not installed; pip install lightning to include it)")
+    else:
+        contenders["Lightning"] = lightning_run
+    report(run_rounds(contenders, data, args.epochs, args.rounds), args.epochs, args.rounds, skipped)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
