@@ -47,7 +47,7 @@ import lrlab
 from lrlab.data import Data, load_dataset
 from lrlab.models import lenet
 from lrlab.schedules import Schedule, parse
-from lrlab.train import Callback, FitConfig, Run, fit
+from lrlab.train import Callback, Checkpoint, DivergenceGuard, FitConfig, MetricsCsv, Run, fit
 
 DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "mnist-test"
 ROOT_DIR = tempfile.mkdtemp(prefix="lrlab-bench-")  # Lightning's default_root_dir; nothing is written
@@ -56,15 +56,27 @@ BATCH, EVAL_BATCH, LR, MOMENTUM, SEED = 128, 2048, 0.05, 0.9, 0
 
 @dataclass
 class Timing:
-    """One run: when it was called, when each epoch started, when it returned; its final accuracy."""
+    """One run: when it was called, when each epoch started, when it returned (wall and process CPU
+    seconds), and its final accuracy."""
 
     called: float = 0.0
     epoch_starts: list[float] = field(default_factory=list)
     returned: float = 0.0
+    cpu_first_epoch: float = 0.0
+    cpu_returned: float = 0.0
+    train_loss: float = float("nan")
     accuracy: float = float("nan")
+
+    def epoch_started(self) -> None:
+        if not self.epoch_starts:
+            self.cpu_first_epoch = time.process_time()
+        self.epoch_starts.append(time.perf_counter())
 
     def per_epoch(self) -> float:
         return (self.returned - self.epoch_starts[0]) / len(self.epoch_starts)
+
+    def cpu_per_epoch(self) -> float:
+        return (self.cpu_returned - self.cpu_first_epoch) / len(self.epoch_starts)
 
     def setup(self) -> float:
         return self.epoch_starts[0] - self.called
@@ -125,14 +137,14 @@ def tight_loop(data: Data, schedule: Schedule, epochs: int, timing: Timing) -> N
     x, y, n, step = data.x_train, data.y_train, len(data.x_train), 0
     generator = torch.Generator().manual_seed(SEED)
     for _ in range(epochs):
-        timing.epoch_starts.append(time.perf_counter())
+        timing.epoch_started()
         order, total = torch.randperm(n, generator=generator), torch.zeros(())
         for begin in range(0, n, BATCH):
             index = order[begin : begin + BATCH]
             _set_lr(optimizer, base_lrs, schedule.at(step))
             total += _update(model, optimizer, x.index_select(0, index), y.index_select(0, index))
             step += 1
-        train_loss = total.item() / -(-n // BATCH)  # noqa: F841  (computed as every trainer does)
+        timing.train_loss = total.item() / -(-n // BATCH)
         timing.accuracy = evaluate(model, data.x_test, data.y_test)[1]
 
 
@@ -144,13 +156,13 @@ def dataloader_loop(data: Data, schedule: Schedule, epochs: int, timing: Timing)
     loader = torch.utils.data.DataLoader(dataset, batch_size=BATCH, shuffle=True, generator=generator)
     step = 0
     for _ in range(epochs):
-        timing.epoch_starts.append(time.perf_counter())
+        timing.epoch_started()
         total = torch.zeros(())
         for x, y in loader:
             _set_lr(optimizer, base_lrs, schedule.at(step))
             total += _update(model, optimizer, x, y)
             step += 1
-        train_loss = total.item() / len(loader)  # noqa: F841
+        timing.train_loss = total.item() / len(loader)
         timing.accuracy = evaluate(model, data.x_test, data.y_test)[1]
 
 
@@ -159,14 +171,24 @@ class _EpochClock(Callback):
         self.timing = timing
 
     def on_epoch_start(self, run: Run) -> None:
-        self.timing.epoch_starts.append(time.perf_counter())
+        self.timing.epoch_started()
 
 
 def lrlab_fit(data: Data, schedule: Schedule, epochs: int, timing: Timing) -> None:
     model, optimizer = fresh(data)
     config = FitConfig(epochs=epochs, batch_size=BATCH, seed=SEED, device="cpu", quiet=True)
     result = fit(model, data, optimizer, schedule, config=config, callbacks=[_EpochClock(timing)])
-    timing.accuracy = result.final["val_acc"]
+    timing.train_loss, timing.accuracy = result.final["train_loss"], result.final["val_acc"]
+
+
+def lrlab_fit_recorded(data: Data, schedule: Schedule, epochs: int, timing: Timing) -> None:
+    """``fit`` as ``lrlab train`` runs it: divergence guard, metrics.csv and checkpoints."""
+    model, optimizer = fresh(data)
+    config = FitConfig(epochs=epochs, batch_size=BATCH, seed=SEED, device="cpu", quiet=True)
+    with tempfile.TemporaryDirectory(prefix="lrlab-bench-run-") as run_dir:
+        callbacks = [_EpochClock(timing), DivergenceGuard(), MetricsCsv(run_dir), Checkpoint(run_dir)]
+        result = fit(model, data, optimizer, schedule, config=config, callbacks=callbacks, run_dir=run_dir)
+    timing.train_loss, timing.accuracy = result.final["train_loss"], result.final["val_acc"]
 
 
 def lightning_contender() -> Contender | None:
@@ -177,14 +199,15 @@ def lightning_contender() -> Contender | None:
         return None
     from lrlab import ScheduledLR
 
-    logging.getLogger("lightning").setLevel(logging.ERROR)
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(name).setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", module="lightning")
 
     class Module(lightning.LightningModule):  # type: ignore[misc, name-defined]
         def __init__(self, data: Data, schedule: Schedule, timing: Timing) -> None:
             super().__init__()
             self.model, self.optim = fresh(data)
-            self.schedule, self.timing = schedule, timing
+            self.schedule, self.timing, self.held_out = schedule, timing, len(data.x_test)
             self.loss_sum = torch.zeros((), dtype=torch.float64)
             self.hits = torch.zeros((), dtype=torch.int64)
 
@@ -192,7 +215,7 @@ def lightning_contender() -> Contender | None:
             return functional.cross_entropy(self.model(batch[0]), batch[1])
 
         def on_train_epoch_start(self) -> None:
-            self.timing.epoch_starts.append(time.perf_counter())
+            self.timing.epoch_started()
 
         def validation_step(self, batch: list[Tensor], index: int) -> None:
             out = self.model(batch[0])
@@ -200,7 +223,7 @@ def lightning_contender() -> Contender | None:
             self.hits += (out.argmax(dim=1) == batch[1]).sum()
 
         def on_validation_epoch_end(self) -> None:
-            self.timing.accuracy = self.hits.item() / 2000
+            self.timing.accuracy = self.hits.item() / self.held_out
             self.loss_sum.zero_()
             self.hits.zero_()
 
@@ -230,7 +253,7 @@ def lightning_contender() -> Contender | None:
 def measure(contender: Contender, data: Data, schedule: Schedule, epochs: int) -> Timing:
     timing = Timing(called=time.perf_counter())
     contender(data, schedule, epochs, timing)
-    timing.returned = time.perf_counter()
+    timing.returned, timing.cpu_returned = time.perf_counter(), time.process_time()
     return timing
 
 
@@ -252,32 +275,41 @@ def run_rounds(
     return timings
 
 
+def paired_ratios(timings: dict[str, list[Timing]], name: str) -> list[float]:
+    """Per round: ``name``'s seconds per epoch over the tight loop's in the same round."""
+    pairs = zip(timings[name], timings["tight loop"], strict=True)
+    return [run.per_epoch() / tight.per_epoch() for run, tight in pairs]
+
+
 def report(timings: dict[str, list[Timing]], epochs: int, rounds: int, skipped: list[str]) -> None:
     machine = f"{platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads"
     versions = f"torch {torch.__version__}, lrlab {lrlab.__version__}, Python {platform.python_version()}"
     print(f"trainer overhead, LeNet on mnist-8k, batch {BATCH}, {epochs} epochs × {rounds} rounds")
     print(f"machine: {platform.node()} ({machine}; {versions})")
     print(f"date: {datetime.datetime.now().astimezone().isoformat(timespec='seconds')}\n")
-    columns = ("s/epoch median", 16), ("min", 9), ("max", 9), ("setup s", 10), ("val_acc", 9), ("× tight", 9)
-    header = "contender".ljust(18) + "".join(title.rjust(width) for title, width in columns)
-    print(header)
-    print("-" * len(header))
+    columns = ("s/epoch", 9), ("min", 8), ("max", 8), ("CPU s/ep", 10), ("setup s", 9), ("val_acc", 9)
+    columns += ("× tight", 9), ("paired", 8)
+    header = "contender".ljust(23) + "".join(title.rjust(width) for title, width in columns)
+    print(header + "\n" + "-" * len(header))
     tight = statistics.median(t.per_epoch() for t in timings["tight loop"])
     for name, runs in timings.items():
         per_epoch = [t.per_epoch() for t in runs]
         median = statistics.median(per_epoch)
+        cpu = statistics.median(t.cpu_per_epoch() for t in runs)
         setup = statistics.median(t.setup() for t in runs)
+        paired = statistics.median(paired_ratios(timings, name))
         print(
-            f"{name:<18}{median:>16.4f}{min(per_epoch):>9.4f}{max(per_epoch):>9.4f}"
-            f"{setup:>10.3f}{runs[-1].accuracy:>9.4f}{median / tight:>9.3f}"
+            f"{name:<23}{median:>9.4f}{min(per_epoch):>8.4f}{max(per_epoch):>8.4f}{cpu:>10.4f}"
+            f"{setup:>9.3f}{runs[-1].accuracy:>9.4f}{median / tight:>9.3f}{paired:>8.3f}"
         )
-    for note in skipped:
-        print(note)
-    print()
-    for name, runs in timings.items():
+    print("\n".join(skipped))
+    print("\n× tight: ratio of the medians; paired: median over rounds of the ratio within a round")
+    for name in timings:
         if name != "tight loop":
-            ratio = statistics.median(t.per_epoch() for t in runs) / tight
-            print(f"{name} / tight loop: {ratio:.3f} ({(ratio - 1) * 100:+.1f}%)")
+            ratios = paired_ratios(timings, name)
+            paired = statistics.median(ratios)
+            spread = f"rounds {min(ratios):.3f}..{max(ratios):.3f}"
+            print(f"{name} / tight loop: {paired:.3f} ({(paired - 1) * 100:+.1f}%; {spread})")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -294,6 +326,7 @@ def main(argv: list[str] | None = None) -> int:
     contenders: dict[str, Contender] = {
         "tight loop": tight_loop,
         "lrlab fit": lrlab_fit,
+        "lrlab fit + callbacks": lrlab_fit_recorded,
         "DataLoader loop": dataloader_loop,
     }
     skipped = []

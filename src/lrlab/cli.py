@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
 from lrlab import __version__
+from lrlab.commands import train as train_command
 from lrlab.errors import LrlabError, invalid
 
 if TYPE_CHECKING:
@@ -254,5 +255,13 @@ COMMANDS: tuple[Command, ...] = (
         examples=_SCHEDULE_EXAMPLES,
         add_arguments=add_schedule_arguments,
         run=run_schedule,
+    ),
+    Command(
+        name="train",
+        summary=train_command.SUMMARY,
+        description=train_command.DESCRIPTION,
+        examples=train_command.EXAMPLES,
+        add_arguments=train_command.add_arguments,
+        run=train_command.run,
     ),
 )

@@ -133,21 +133,21 @@ _SHAPE = {
     "cosine": lambda p: 0.5 * (1 - math.cos(math.pi * p)),
     "1-sqrt": lambda p: 1 - math.sqrt(1 - p),
 }
-_DECAY = {
-    "linear": lambda p: 1 - p,
-    "cosine": lambda p: 0.5 * (1 + math.cos(math.pi * p)),
-    "1-sqrt": lambda p: 1 - math.sqrt(p),
-}
+_DECAY = {"linear": lambda p: 1 - p, "1-sqrt": lambda p: 1 - math.sqrt(p)}
 
 
-def ref_wsd(w: int, stable: int, decay: int, *, up: str, down: str, ratio: float) -> Callable[[int], float]:
+def ref_wsd(
+    w: int, stable: int, decay: int, *, up: str, down: str, ratio: float, cycles: float = 0.5
+) -> Callable[[int], float]:
     def f(s: int) -> float:
         if s < w:
             return max(0.0, _SHAPE[up](s / max(1, w)) * (1 - ratio) + ratio)
         if s < w + stable:
             return 1.0
         if s < w + stable + decay:
-            return max(0.0, _DECAY[down]((s - w - stable) / max(1, decay)) * (1 - ratio) + ratio)
+            p = (s - w - stable) / max(1, decay)
+            factor = 0.5 * (1 + math.cos(math.pi * cycles * 2 * p)) if down == "cosine" else _DECAY[down](p)
+            return max(0.0, factor * (1 - ratio) + ratio)
         return ratio
 
     return f
@@ -165,6 +165,13 @@ CASES: list[tuple[str, int, int, dict[str, object], Callable[[int], float]]] = [
     ("cosine_with_restarts", 0, 1000, {}, ref_restarts(0, 1000)),
     ("cosine_with_restarts", 20, 717, {"num_cycles": 7}, ref_restarts(20, 717, 7)),
     ("cosine_with_restarts", 5, 1005, {"num_cycles": 1.5}, ref_restarts(5, 1005, 1.5)),
+    # Under one cycle: the cosine is cut off at T (0 from there on).
+    *[
+        ("cosine_with_restarts", w, t, {"num_cycles": c}, ref_restarts(w, t, c))
+        for w, t in [(0, 1000), (3, 10), (100, 1000), (0, 1), (10, 5), (7, 8)]
+        for c in (0.5, 0.25, 0.8)
+    ],
+    ("cosine_with_restarts", 20, 900, {"num_cycles": 0}, ref_restarts(20, 900, 0)),
     ("polynomial", 0, 1000, {"lr_init": 3e-4}, ref_polynomial(0, 1000, 3e-4, 1e-7, 1.0)),
     (
         "polynomial",
@@ -199,6 +206,18 @@ CASES: list[tuple[str, int, int, dict[str, object], Callable[[int], float]]] = [
         )
         for w, t in [(0, 1000), (1, 1000), (2, 600), (64, 1000)]
     ],
+    # A half period of 1 step or less, which the step ahead (p = 1 / (T - W) at W) skips past.
+    *[
+        (
+            "cosine_warmup_with_min_lr",
+            w,
+            t,
+            {"min_lr_rate": 0.1, "num_cycles": c, **rates},
+            ref_cosine_warmup_min(w, t, 0.1, c, rates.get("warmup_lr_rate")),
+        )
+        for w, t, c in [(0, 1, 0.5), (0, 2, 1), (0, 3, 2.5), (1, 1, 0.5), (1, 2, 3), (1, 3, 1), (0, 1, 0)]
+        for rates in ({}, {"warmup_lr_rate": 0.05})
+    ],
     *[
         (
             "warmup_stable_decay",
@@ -222,6 +241,25 @@ CASES: list[tuple[str, int, int, dict[str, object], Callable[[int], float]]] = [
         {"num_decay_steps": 100, "num_stable_steps": 500, "decay_type": "1-sqrt"},
         ref_wsd(20, 500, 100, up="linear", down="1-sqrt", ratio=0.0),
     ),
+    # A cosine decay of num_cycles != 0.5 (it may rise again before the decay ends at ratio).
+    *[
+        (
+            "warmup_stable_decay",
+            w,
+            1000,
+            {"num_decay_steps": d, "min_lr_ratio": r, "num_cycles": c},
+            ref_wsd(w, 1000 - w - d, d, up="linear", down="cosine", ratio=r, cycles=c),
+        )
+        for w, d, r, c in [
+            (0, 200, 0.0, 1),
+            (50, 300, 0.1, 2.5),
+            (10, 990, 0.02, 0.25),
+            (100, 900, 0.3, 0.75),
+            (1, 1, 0.0, 1),
+            (5, 3, 0.1, 3),
+            (40, 500, 0.05, 0),
+        ]
+    ],
     ("constant_with_warmup", 25, 0, {}, lambda s: _warm(s, 25) if s < 25 else 1.0),
     ("constant", 25, 0, {}, lambda s: 1.0),
 ]
@@ -247,6 +285,12 @@ def test_specs_read_as_compositions() -> None:
     assert str(from_hf("cosine", 3, 10)) == "warmup(steps=3, start=0.0) >> cosine(steps=7, periodic=true)"
     assert str(from_hf("linear", 0, 100)) == "linear(steps=100)"
     assert str(from_hf("constant", 5, 100)) == "constant()"  # get_scheduler ignores the warmup
+    assert str(from_hf("cosine_with_restarts", 0, 100, num_cycles=0.5)) == (
+        "take(cosine(steps=200), steps=100) >> constant(value=0.0)"
+    )
+    assert str(from_hf("warmup_stable_decay", 0, 100, num_decay_steps=20, num_cycles=1)) == (
+        "constant(steps=80) >> take(cosine(steps=10, periodic=true), steps=20) >> constant(value=0.0)"
+    )
 
 
 # --- bad input -----------------------------------------------------------------------------------
@@ -262,7 +306,7 @@ BAD = [
     (("cosine", 3, 10), {"num_cycle": 1}, "did you mean 'num_cycles'"),
     (("cosine", 3, 10), {"num_cycles": -1}, "num_cycles must be >= 0"),
     (("constant_with_warmup", 3), {"num_cycles": 1}, "unknown argument 'num_cycles'"),
-    (("cosine_with_restarts", 3, 10), {"num_cycles": 0.5}, "num_cycles must be >= 1"),
+    (("cosine_with_restarts", 3, 10), {"num_cycles": -0.5}, "num_cycles must be >= 0"),
     (("polynomial", 3, 10), {}, "needs lr_init"),
     (("polynomial", 3, 10), {"lr_init": 1e-3, "lr_end": 1e-3}, "lr_end must be"),
     (("polynomial", 3, 10), {"lr_init": 1.0, "power": 0}, "power must be > 0"),
@@ -272,13 +316,12 @@ BAD = [
     (("cosine_with_min_lr", 3, 10), {"min_lr": 1e-5, "min_lr_rate": 0.1}, "min_lr must be left out"),
     (("cosine_with_min_lr", 3, 10), {"min_lr": 1e-5}, "needs lr_init"),
     (("cosine_with_min_lr", 3, 10), {"min_lr_rate": 1.5}, "min_lr_rate must be"),
-    (("cosine_warmup_with_min_lr", 0, 1), {"min_lr_rate": 0.1}, "cannot be expressed"),
     (("cosine_warmup_with_min_lr", 3, 10), {"min_lr_rate": 0.1, "warmup_lr_rate": 2}, "warmup_lr_rate"),
     (("warmup_stable_decay", 3, 10), {}, "needs num_decay_steps"),
     (("warmup_stable_decay", 3), {"num_decay_steps": 3}, "needs num_training_steps"),
     (("warmup_stable_decay", 3, 5), {"num_decay_steps": 3}, "num_training_steps must be >= num_warmup"),
     (("warmup_stable_decay", 3, 10), {"num_decay_steps": 3, "warmup_type": "exp"}, "warmup_type must be"),
-    (("warmup_stable_decay", 3, 10), {"num_decay_steps": 3, "num_cycles": 1}, "not expressible"),
+    (("warmup_stable_decay", 3, 10), {"num_decay_steps": 3, "num_cycles": -1}, "num_cycles must be >= 0"),
 ]
 
 

@@ -1,8 +1,9 @@
-"""Metrics written as the run goes (CSV, flushed every epoch) and the progress bar."""
+"""Metrics written as the run goes (CSV flushed every epoch, optional TensorBoard) and the progress bar."""
 
 from __future__ import annotations
 
 import csv
+import importlib
 import io
 import os
 import sys
@@ -12,6 +13,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from lrlab.errors import LrlabError
 from lrlab.train.callbacks import Callback
 from lrlab.train.state import Run
 
@@ -79,6 +81,61 @@ class MetricsCsv(Callback):
             file.write(_csv_text([metrics], list(metrics), header=new))
             file.flush()
             os.fsync(file.fileno())
+
+
+def _summary_writer_class() -> Any:
+    """torch's ``SummaryWriter``, or an error saying how to install what it needs."""
+    try:
+        importlib.import_module("tensorboard")  # what torch.utils.tensorboard needs
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise LrlabError(
+            "TensorBoardLogger needs the tensorboard package; install it with "
+            "pip install lrlab[tensorboard] (or pip install tensorboard)."
+        ) from None
+    return SummaryWriter
+
+
+class TensorBoardLogger(Callback):
+    """Each finished epoch's metrics as TensorBoard scalars in ``directory``, at step = the epoch.
+
+    Needs the ``tensorboard`` package (``pip install lrlab[tensorboard]``); without it the
+    constructor raises an :class:`~lrlab.errors.LrlabError`. A resumed run hides the events a
+    killed run wrote after its checkpoint (``purge_step``), so every epoch shows once.
+    """
+
+    order = 150
+
+    def __init__(self, directory: str | Path) -> None:
+        self.directory = Path(directory)
+        self._writer_class = _summary_writer_class()
+        self._writer: Any = None
+
+    def on_fit_start(self, run: Run) -> None:
+        self.close()
+
+    def on_epoch_start(self, run: Run) -> None:
+        if self._writer is None:  # first epoch of this process: after any resume has loaded
+            purge = run.state.epoch + 1 if run.state.epoch > 0 else None
+            self._writer = self._writer_class(log_dir=str(self.directory), purge_step=purge)
+
+    def on_epoch_end(self, run: Run, metrics: Mapping[str, float]) -> None:
+        if self._writer is None:
+            return
+        epoch = int(metrics["epoch"])
+        for name, value in metrics.items():
+            if name != "epoch":
+                self._writer.add_scalar(name, value, global_step=epoch)
+        self._writer.flush()
+
+    def on_fit_end(self, run: Run) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Flush and close the event file (a later epoch opens a new one)."""
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
 
 
 class Progress:

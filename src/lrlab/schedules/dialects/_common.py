@@ -12,11 +12,11 @@ from lrlab.schedules.compose import Scale, join, scale, skip, warmup
 from lrlab.schedules.families import Constant, constant, linear
 
 
-class _Required:
-    """The default of an argument the library requires."""
+class Required:
+    """The type of :data:`REQUIRED`, the default of an argument the library requires."""
 
 
-REQUIRED = _Required()
+REQUIRED = Required()
 
 
 class Args:
@@ -53,11 +53,11 @@ class Args:
     def _get(self, param: str, default: object) -> object:
         if param in self.given:
             return self.given[param]
-        if isinstance(default, _Required):
+        if isinstance(default, Required):
             raise self.missing(param)
         return default
 
-    def number(self, param: str, default: float | _Required = REQUIRED, *, integer: bool = False) -> float:
+    def number(self, param: str, default: float | Required = REQUIRED, *, integer: bool = False) -> float:
         """A finite number (an ``int`` when ``integer``)."""
         value = self._get(param, default)
         self.read[param] = value

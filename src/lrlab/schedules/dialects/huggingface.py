@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from lrlab.errors import LrlabError, unknown
 from lrlab.schedules.base import Schedule
-from lrlab.schedules.compose import skip, warmup
+from lrlab.schedules.compose import skip, take, warmup
 from lrlab.schedules.dialects._common import Args, affine, chain, shift
 from lrlab.schedules.families import (
     constant,
@@ -43,17 +43,20 @@ def from_hf(
     * ``linear``: to 0 at ``T``, clamped. ``cosine`` (``num_cycles=0.5``): 0 at ``T``, then
       **rises again** (not clamped). ``cosine_with_min_lr`` (``min_lr_rate``, or ``min_lr`` with
       ``lr_init``): the same towards ``min_lr_rate``.
-    * ``cosine_with_restarts`` (``num_cycles=1``): hard restarts, 0 from ``T`` on.
+    * ``cosine_with_restarts`` (``num_cycles=1``): hard restarts, 0 from ``T`` on; under one
+      cycle (``num_cycles < 1``), the cosine is cut off at ``T``.
     * ``polynomial`` (``lr_end=1e-7``, ``power=1.0``): to ``lr_end`` at ``T``, clamped. Hugging Face
       reads ``optimizer.defaults['lr']``, so ``lr_init`` is required.
     * ``inverse_sqrt`` (``timescale``, default ``W`` or 10 000): ``1 / sqrt((s - W + τ) / τ)``.
       (``get_scheduler`` itself passes no ``timescale``: leave it out to match it.)
-    * ``cosine_warmup_with_min_lr`` (``min_lr_rate``/``min_lr``, ``warmup_lr_rate``): warmup
-      ``(s + 1) / W`` (or from ``warmup_lr_rate`` to 1 at ``W - 1``); the minimum is reached at
-      ``T - 1``, one step early, then the curve rises.
+    * ``cosine_warmup_with_min_lr`` (``min_lr_rate``/``min_lr``, ``warmup_lr_rate``,
+      ``num_cycles=0.5``): warmup ``(s + 1) / W`` (or from ``warmup_lr_rate`` to 1 at ``W - 1``);
+      the cosine runs one step ahead, so the minimum is reached at ``T - 1``, then it rises.
     * ``warmup_stable_decay`` (``num_decay_steps``, ``num_stable_steps`` or ``T``,
       ``warmup_type``, ``decay_type``, ``min_lr_ratio``, ``num_cycles``): warmup from
-      ``min_lr_ratio`` at step 0; ``num_stable_steps`` wins over ``T`` when both are given.
+      ``min_lr_ratio`` at step 0; ``num_stable_steps`` wins over ``T`` when both are given. The
+      cosine decay goes by ``(1 + cos(2 pi num_cycles p)) / 2`` over the decay steps (rising
+      again when ``num_cycles > 0.5``), then holds ``min_lr_ratio``.
 
     ``reduce_lr_on_plateau`` is not a function of the step: use lrlab's plateau callback.
 
@@ -109,12 +112,12 @@ def _cycles(args: Args, default: float) -> float:
     return cycles
 
 
-def _wave(args: Args, end: float = 0.0) -> Schedule:
-    """``end + (1 - end) * (1 + cos(2 pi num_cycles p)) / 2`` with ``p = t / max(1, T - W)``."""
+def _wave(args: Args, steps: float, end: float = 0.0) -> Schedule:
+    """``end + (1 - end) * (1 + cos(2 pi num_cycles p)) / 2`` with ``p = t / steps``, unclamped."""
     cycles = _cycles(args, 0.5)
     if cycles == 0:
         return constant()
-    return cosine(steps=_decay_steps(args) / (2 * cycles), end=end, periodic=True)
+    return cosine(steps=steps / (2 * cycles), end=end, periodic=True)
 
 
 def _lr_init(args: Args, why: str) -> float:
@@ -155,18 +158,23 @@ def _linear(args: Args) -> Schedule:
 
 
 def _cosine(args: Args) -> Schedule:
-    return chain(_warmup(args), _wave(args))
+    return chain(_warmup(args), _wave(args, _decay_steps(args)))
 
 
 def _cosine_with_min_lr(args: Args) -> Schedule:
-    return chain(_warmup(args), _wave(args, end=_min_lr_rate(args)))
+    return chain(_warmup(args), _wave(args, _decay_steps(args), end=_min_lr_rate(args)))
 
 
 def _cosine_with_restarts(args: Args) -> Schedule:
-    cycles = _cycles(args, 1)
-    args.require(cycles >= 1, "num_cycles", ">= 1 (the number of cosine cycles before T)")
-    steps = _decay_steps(args)
-    main = cosine(steps=steps) if cycles == 1 else cosine_restarts(steps=steps / cycles, cycles=cycles)
+    cycles, steps = _cycles(args, 1), _decay_steps(args)
+    main: Schedule
+    if cycles > 1:
+        main = cosine_restarts(steps=steps / cycles, cycles=cycles)
+    elif cycles == 1:
+        main = cosine(steps=steps)
+    else:  # less than one cycle: cut off at T, where Hugging Face drops to 0
+        wave = cosine(steps=steps / cycles) if cycles else constant()
+        main = take(wave, steps=steps) >> constant(value=0.0)
     return chain(_warmup(args), main)
 
 
@@ -192,7 +200,7 @@ def _inverse_sqrt(args: Args) -> Schedule:
 
 
 def _cosine_warmup_with_min_lr(args: Args) -> Schedule:
-    steps, main = _warmup_steps(args), _wave(args, end=_min_lr_rate(args))
+    steps, main = _warmup_steps(args), _wave(args, _decay_steps(args), end=_min_lr_rate(args))
     rate = args.optional("warmup_lr_rate")
     args.require(rate is None or 0 <= rate <= 1, "warmup_lr_rate", "in [0, 1]")
     if steps >= 2:  # the warmup reaches 1 at W - 1, where the cosine starts (p = 0)
@@ -201,13 +209,10 @@ def _cosine_warmup_with_min_lr(args: Args) -> Schedule:
         return warmup(steps=steps - 1, start=rate) >> main
     if steps == 1 and rate is None:
         return main
-    args.require(
-        main.duration is None or main.duration > 1,
-        "num_training_steps",
-        "such that (num_training_steps - num_warmup_steps) / (2 * num_cycles) > 1",
-        "Below that the cosine, which starts one step in here, cannot be expressed.",
-    )
-    later = shift(main, 1)
+    # The cosine starts one step in (p = 1 / (T - W) at W); a half period of 1 step or less is
+    # too short for `skip` on its own, so `take` lengthens it first.
+    short = main.duration is not None and main.duration <= 1
+    later = skip(take(main, steps=2), steps=1) if short else shift(main, 1)
     return later if steps == 0 or rate is None else constant(value=rate, steps=1) >> later
 
 
@@ -230,17 +235,12 @@ def _warmup_stable_decay(args: Args) -> Schedule:
 
 def _stable_decay(args: Args, stable: float, decay: float, ratio: float) -> Schedule:
     shape = args.choice("decay_type", "cosine", _SHAPES)
+    plateau = constant(steps=stable) if stable > 0 else None
     if decay == 0:
-        return chain(constant(steps=stable) if stable > 0 else None, constant(value=ratio))
-    if shape == "cosine":
-        cycles = args.number("num_cycles", 0.5)
-        args.require(
-            cycles == 0.5,
-            "num_cycles",
-            "0.5 with decay_type='cosine'",
-            "lrlab's wsd decays by a half cosine; other num_cycles are not expressible yet.",
-        )
-    return wsd(steps=stable + decay, decay_steps=decay, shape=shape, end=ratio)
+        return chain(plateau, constant(value=ratio))
+    if shape != "cosine" or _cycles(args, 0.5) == 0.5:
+        return wsd(steps=stable + decay, decay_steps=decay, shape=shape, end=ratio)
+    return chain(plateau, take(_wave(args, decay, end=ratio), steps=decay), constant(value=ratio))
 
 
 _BUILDERS: dict[str, Callable[[Args], Schedule]] = {

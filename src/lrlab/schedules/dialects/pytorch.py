@@ -4,19 +4,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import replace
 from itertools import pairwise
 
 from lrlab.errors import LrlabError, unknown
 from lrlab.schedules.base import Schedule
-from lrlab.schedules.compose import Join, join
-from lrlab.schedules.dialects._common import REQUIRED, Args, _Required, affine
+from lrlab.schedules.compose import take
+from lrlab.schedules.dialects._common import REQUIRED, Args, Required, affine, chain
 from lrlab.schedules.families import (
-    CosineRestarts,
-    Linear,
-    Multistep,
-    Polynomial,
-    Step,
     constant,
     cosine,
     cosine_restarts,
@@ -25,7 +19,6 @@ from lrlab.schedules.families import (
     linear,
     multistep,
     one_cycle,
-    piecewise,
     polynomial,
     step,
 )
@@ -77,7 +70,9 @@ def from_torch(name: str, /, *, lr: float | None = None, **kwargs: object) -> Sc
       (like ``CyclicLR``'s) are accepted for torch's signature but change nothing.
     * ``CyclicLR``: the three modes; a custom ``scale_fn`` is a Python callable, not a schedule.
     * ``SequentialLR(schedulers=[(name, kwargs), …], milestones=[…])``: piece ``i`` starts at
-      its milestone from its own step 0, as torch's does.
+      its milestone from its own step 0 and runs, as torch runs it, until the next milestone
+      (cut short, held or past its period: ``take(piece, steps=gap)``). ``OneCycleLR``,
+      ``CyclicLR`` and ``SequentialLR`` cannot be pieces: they set the groups' LRs themselves.
 
     >>> str(from_torch("SequentialLR", schedulers=[("LinearLR", {"total_iters": 2}),
     ...     ("CosineAnnealingLR", {"T_max": 8})], milestones=[2]))
@@ -138,7 +133,7 @@ class _TorchArgs(Args):
             raise self.missing("lr", fix)
         return value / self.lr
 
-    def _default(self, param: str) -> float | _Required:
+    def _default(self, param: str) -> float | Required:
         default = self.defaults[param]
         if isinstance(default, (int, float)) and not isinstance(default, bool):
             return default
@@ -257,15 +252,16 @@ def _sequential_lr(args: _TorchArgs) -> Schedule:
     bounds = [0, *map(int, milestones)]
     increasing = all(a < b for a, b in pairwise(bounds))
     args.require(increasing, "milestones", "strictly increasing integers >= 1")
-    pieces = [_piece(args, entry) for entry in entries]
-    fitted = [
-        _fit(args, name, piece, b - a)
-        for (name, piece), (a, b) in zip(pieces, pairwise(bounds), strict=False)
+    *pieces, last = [_piece(args, entry) for entry in entries]
+    # torch runs each piece from its own step 0 until the next milestone, whatever its length.
+    cut = [
+        piece if piece.duration == b - a else take(piece, steps=b - a)
+        for piece, (a, b) in zip(pieces, pairwise(bounds), strict=True)
     ]
-    return join(*fitted, pieces[-1][1]) if fitted else pieces[0][1]
+    return chain(*cut, last)
 
 
-def _piece(args: _TorchArgs, entry: object) -> tuple[str, Schedule]:
+def _piece(args: _TorchArgs, entry: object) -> Schedule:
     name, kwargs = entry if isinstance(entry, (list, tuple)) and len(entry) == 2 else (None, None)
     if not isinstance(name, str) or not isinstance(kwargs, dict):
         raise args.fail("schedulers", "a list of (name, kwargs) pairs like ('LinearLR', {})")
@@ -278,40 +274,7 @@ def _piece(args: _TorchArgs, entry: object) -> tuple[str, Schedule]:
             "a list without " + ", ".join(_NOT_IN_SEQUENCE),
             f"{canonical} sets the optimizer's LRs itself.",
         )
-    return canonical, from_torch(canonical, lr=args.lr, **kwargs)
-
-
-def _fit(args: _TorchArgs, name: str, piece: Schedule, length: int) -> Schedule:
-    """``piece`` cut or extended to run exactly ``length`` steps, value for value."""
-    natural = piece.duration
-    if natural == length:
-        return piece
-    if isinstance(piece, Linear):
-        if length < piece.steps:
-            return linear(steps=length, start=piece.start, end=piece.at(length))
-        return piece >> constant(value=piece.end, steps=length - piece.steps)
-    if isinstance(piece, Polynomial) and length > piece.steps:
-        return piece >> constant(value=piece.end, steps=length - piece.steps)
-    if name == "ConstantLR" and isinstance(piece, Join):
-        factor, steps = piece.parts[0].at(0), piece.starts[1]
-        if length < steps:
-            return constant(value=factor, steps=length)
-        return constant(value=factor, steps=steps) >> constant(value=1.0, steps=length - steps)
-    if isinstance(piece, (Step, Multistep)):
-        changes = piece.milestones if isinstance(piece, Multistep) else range(0, length, int(piece.every))
-        points = sorted({0, length, *(t for t in changes if 0 < t < length)})
-        return piecewise(points=tuple((t, piece.at(t)) for t in points))
-    if isinstance(piece, CosineRestarts):
-        cycles = next(k for k in range(1, length + 1) if piece.cycle_start(k) >= length)
-        if piece.cycle_start(cycles) == length:
-            return replace(piece, cycles=cycles)
-    raise args.fail(
-        "milestones",
-        "where each scheduler but the last can end exactly",
-        f"{name} would run for {length} steps, but {piece} can only be cut or "
-        "extended where its value is flat (or, with restarts, at a restart); put it "
-        "last or move its milestone.",
-    )
+    return from_torch(canonical, lr=args.lr, **kwargs)
 
 
 _BUILDERS: dict[str, Callable[[_TorchArgs], Schedule]] = {

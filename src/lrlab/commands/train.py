@@ -1,0 +1,161 @@
+"""``lrlab train``: one experiment (a TOML file and/or flags) → one run directory.
+
+Flags override the file's keys (``--epochs`` sets ``train.epochs``, …). The run directory is
+``<out>/<name>/<run name>``, the run name a hash of the resolved settings: run the same command
+with ``--resume`` to continue a run that was stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING
+
+from lrlab.errors import LrlabError
+
+if TYPE_CHECKING:
+    from lrlab.train.run import RunResult
+
+SUMMARY = "train a model on a task and record the run"
+DESCRIPTION = (
+    "Train a model with an optimizer and an LR schedule, from an experiment file (TOML) and/or\n"
+    "flags (flags win). Writes <out>/<name>/<run>/: config.json, metrics.csv (one row per epoch,\n"
+    "flushed at once), checkpoint.pt, best.pt and summary.json. The same command with --resume\n"
+    "continues a stopped run exactly where its last checkpoint left it."
+)
+EXAMPLES = """\
+examples:
+  lrlab train                                     # the quickstart: an MLP on sklearn digits
+  lrlab train experiment.toml --epochs 20 --seed 1
+  lrlab train --dataset mnist --model lenet --optimizer "sgd(momentum=0.9)" --lr 0.03 --epochs 3
+  lrlab train --schedule "warmup(steps=100, start=0.1) >> cosine(steps=900)" --early-stopping 5
+  lrlab train --init-from runs/default/RUN/best.pt --freeze "0.*" --lr-multiplier 4=10
+  lrlab train --model mypkg.models:resnet --data mypkg.data:load --resume
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``lrlab train``."""
+    parser.add_argument("experiment", nargs="?", metavar="EXPERIMENT.toml", help="an experiment file")
+    task = parser.add_argument_group("task")
+    task.add_argument(
+        "--dataset", "--data", metavar="SPEC", help="digits, mnist, idx(…), pkg.module:function"
+    )
+    task.add_argument("--model", metavar="SPEC", help="lenet, cifar-cnn, mlp(…), linear, pkg.module:function")
+    task.add_argument("--val-fraction", type=float, metavar="F", help="share of train held out")
+    task.add_argument("--data-dir", metavar="DIR", help="where downloaded datasets live")
+    opt = parser.add_argument_group("optimization")
+    opt.add_argument(
+        "--optimizer", metavar="SPEC", help='e.g. "sgd(momentum=0.9)", "adamw(weight_decay=0.01)"'
+    )
+    opt.add_argument("--lr", type=float, metavar="LR", help="base learning rate")
+    opt.add_argument("--schedule", metavar="SPEC", help="LR schedule spec (see lrlab schedule --list)")
+    opt.add_argument(
+        "--lr-multiplier",
+        action="append",
+        metavar="PREFIX=X",
+        help="LR factor for parameters under a name prefix (repeatable), e.g. head=10",
+    )
+    opt.add_argument("--epochs", type=int, metavar="N")
+    opt.add_argument("--batch-size", type=int, metavar="N")
+    opt.add_argument("--seed", type=int, metavar="N")
+    opt.add_argument("--device", metavar="DEV", help="auto (CUDA when present), cpu, cuda, cuda:N")
+    opt.add_argument(
+        "--early-stopping",
+        nargs="?",
+        const=True,
+        type=int,
+        metavar="PATIENCE",
+        help="stop after PATIENCE epochs without improvement (default: the file's, else 5)",
+    )
+    opt.add_argument("--monitor", metavar="METRIC", help="val_loss (default), val_acc, val_mse, train_loss")
+    tune = parser.add_argument_group("fine-tuning")
+    tune.add_argument("--init-from", metavar="PATH", help="start from these weights (a .pt state dict)")
+    tune.add_argument(
+        "--freeze", action="append", metavar="PATTERN", help="freeze parameters by name (repeatable)"
+    )
+    run = parser.add_argument_group("run")
+    run.add_argument("--name", metavar="NAME", help="experiment name (default: the file's stem)")
+    run.add_argument("--out", default="runs", metavar="DIR", help="parent of run directories (default: runs)")
+    run.add_argument("--resume", action="store_true", help="continue the run this command started")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _multipliers(items: list[str] | None) -> dict[str, float] | None:
+    if items is None:
+        return None
+    multipliers: dict[str, float] = {}
+    for item in items:
+        prefix, _, text = item.partition("=")
+        try:
+            factor = float(text)
+        except ValueError:
+            factor = None
+        if factor is None or not prefix.strip():
+            raise LrlabError(f"--lr-multiplier takes PREFIX=FACTOR like head=10, got {item!r}.")
+        multipliers[prefix.strip()] = factor
+    return multipliers
+
+
+def run(args: argparse.Namespace) -> int:
+    """``lrlab train``: build the experiment, train it, print the summary."""
+    from lrlab.config import Experiment, apply_overrides, load_experiment
+    from lrlab.train.run import run_directory, train
+
+    base = load_experiment(args.experiment) if args.experiment else Experiment()
+    experiment = apply_overrides(
+        base,
+        name=args.name,
+        dataset=args.dataset,
+        model=args.model,
+        val_fraction=args.val_fraction,
+        data_dir=args.data_dir,
+        optimizer=args.optimizer,
+        lr=args.lr,
+        schedule=args.schedule,
+        lr_multipliers=_multipliers(args.lr_multiplier),
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        device=args.device,
+        early_stopping=args.early_stopping,
+        monitor=args.monitor,
+        init_from=args.init_from,
+        freeze=args.freeze,
+    )
+    folder = run_directory(experiment, args.out)
+    if not args.quiet:
+        print(f"lrlab: {'resuming' if args.resume else 'training'} {folder}", file=sys.stderr)
+    try:
+        result = train(experiment, out=args.out, resume=args.resume, quiet=args.quiet)
+    except KeyboardInterrupt:
+        print(f"lrlab: interrupted; continue with the same command and --resume ({folder})", file=sys.stderr)
+        raise
+    print_summary(result)
+    return 0
+
+
+def print_summary(result: RunResult) -> None:
+    """A short table of the run's numbers, then the stop reason."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    summary = result.summary
+    table = Table(show_header=False)
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    table.add_row("run", str(result.run_dir))
+    table.add_row("epochs / steps", f"{summary['epochs']} / {summary['steps']}")
+    metric, best = summary["monitor"]["metric"], summary["best"]
+    if best:
+        table.add_row(f"best {metric}", f"{best[metric]:.4g} (epoch {int(best['epoch'])})")
+    for key in ("train_loss", "val_loss", "val_acc", "val_mse"):
+        if key in summary["final"]:
+            table.add_row(f"final {key}", f"{summary['final'][key]:.4g}")
+    for key, value in summary["test"].items():
+        table.add_row(f"{key} ({summary['weights']} weights)", f"{value:.4g}")
+    table.add_row("wall time", f"{summary['wall_time_s']:.1f} s")
+    console = Console(file=sys.stdout, highlight=False)
+    console.print(table)
+    console.print(Text(f"stop reason: {summary['stop_reason']}"), soft_wrap=True)

@@ -1,0 +1,383 @@
+"""Experiment files: the TOML that ``lrlab train`` reads, as validated pydantic models.
+
+Every key has a default, so an empty file (or no file) is a valid experiment: the embedded
+``digits`` quickstart. Unknown keys and bad values are errors that name the key path and the
+valid keys or the constraint, in one line::
+
+    [train]
+    epoch = 3       # lrlab: error: unknown key 'train.epoch'; did you mean 'epochs'? ...
+    batch_size = 0  # lrlab: error: train.batch_size must be an integer >= 1, got ...
+
+Specs (``schedule``, ``optimizer.name``, ``task.dataset``, ``task.model``, ``task.augment``) are
+checked when the file is loaded and stored in canonical form. Paths are relative to the working
+directory. Later tables (``[[variant]]`` for comparisons, ``[search]`` for tuning) are new fields
+of :class:`Experiment` built from :class:`Section`; the error messages need no change for them.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic.fields import FieldInfo
+
+from lrlab.errors import LrlabError, invalid, unknown
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10 reads TOML with the backport
+    import tomli as tomllib
+
+Metric = Literal["val_loss", "val_acc", "val_mse", "train_loss"]
+Mode = Literal["auto", "min", "max"]
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+_DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+_PLUGIN = re.compile(r"[A-Za-z_][\w.]*:")
+
+
+class Constraint(ValueError):
+    """Raised by a validator: the message is the constraint a value breaks ("an integer >= 1")."""
+
+
+class Section(BaseModel):
+    """Base of every table: unknown keys are errors, values keep their TOML types, frozen."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
+
+
+def _spec_name(text: str, kind: str) -> str:
+    from lrlab.spec import Chain, parse_expression
+
+    expression = parse_expression(text if "(" in text else f"{text}()")
+    if isinstance(expression, Chain):
+        raise LrlabError(f"a {kind} spec is one call, not a chain with '>>': {text!r}.")
+    return expression.name
+
+
+class Task(Section):
+    """``[task]``: what is learned. ``dataset`` and ``model`` are specs or ``pkg.module:function``."""
+
+    dataset: str = "digits"
+    model: str = "mlp"
+    data_dir: str | None = None
+    val_fraction: float = Field(default=0.1, ge=0, lt=1)
+    augment: str | None = None
+
+    @field_validator("dataset")
+    @classmethod
+    def _dataset(cls, value: str) -> str:
+        from lrlab.data import DATASETS
+
+        if not _PLUGIN.match(value) and (name := _spec_name(value, "dataset")) not in DATASETS:
+            raise unknown("dataset", name, DATASETS)
+        return value
+
+    @field_validator("model")
+    @classmethod
+    def _model(cls, value: str) -> str:
+        from lrlab.models import MODELS
+
+        if not _PLUGIN.match(value) and (name := _spec_name(value, "model")) not in MODELS:
+            raise unknown("model", name, MODELS)
+        return value
+
+    @field_validator("augment")
+    @classmethod
+    def _augment(cls, value: str | None) -> str | None:
+        from lrlab.data import parse_augment
+
+        if value is not None:
+            parse_augment(value)
+        return value
+
+
+class Train(Section):
+    """``[train]``: the loop's settings. ``amp``: bf16 autocast when the device is CUDA."""
+
+    epochs: int = Field(default=10, ge=1)
+    batch_size: int = Field(default=128, ge=1)
+    seed: int = Field(default=0, ge=0, lt=2**63)
+    device: str = "auto"
+    interval: Literal["step", "epoch"] = "step"
+    grad_clip: float | None = Field(default=None, gt=0)
+    amp: bool = True
+    eval_batch_size: int = Field(default=2048, ge=1)
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, value: str) -> str:
+        if not _DEVICE.fullmatch(value):
+            raise Constraint("'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'")
+        return value
+
+
+class Optimizer(Section):
+    """``[optimizer]``: ``name`` is an optimizer spec (``"sgd(momentum=0.9)"``), ``lr`` the base
+    LR, ``lr_multipliers`` maps parameter-name prefixes (``"head"``) to factors of ``lr``."""
+
+    name: str = "sgd()"
+    lr: float = Field(default=0.1, gt=0)
+    decay_norm_and_bias: bool = False
+    lr_multipliers: dict[str, Annotated[float, Field(gt=0)]] = Field(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        from lrlab.optim import parse_optimizer
+
+        return str(parse_optimizer(value if "(" in value else f"{value}()"))
+
+
+class EarlyStopping(Section):
+    """``[early_stopping]``: stop after ``patience`` epochs without improvement of ``monitor``.
+    ``monitor``/``mode`` also choose ``best.pt`` and the best metrics of ``summary.json``."""
+
+    enabled: bool = False
+    monitor: Metric = "val_loss"
+    mode: Mode = "auto"
+    patience: int = Field(default=5, ge=0)
+    min_delta: float = Field(default=0.0, ge=0)
+    baseline: float | None = None
+    restore_best_weights: bool = True
+    grace: int | None = Field(default=None, ge=0)
+
+
+class Plateau(Section):
+    """``[plateau]``: multiply the LR by ``factor`` when ``monitor`` stalls."""
+
+    enabled: bool = False
+    monitor: Metric = "val_loss"
+    mode: Mode = "auto"
+    factor: float = Field(default=0.1, gt=0, lt=1)
+    patience: int = Field(default=10, ge=0)
+    min_delta: float = Field(default=1e-4, ge=0)
+    cooldown: int = Field(default=0, ge=0)
+    min_scale: float = Field(default=0.0, ge=0, le=1)
+    grace: int | None = Field(default=None, ge=0)
+
+
+class Divergence(Section):
+    """``[divergence]``: on a non-finite or exploding loss, go back an epoch and cut the LR."""
+
+    enabled: bool = True
+    threshold: float = Field(default=4.0, gt=1)
+    cut: float = Field(default=0.5, gt=0, lt=1)
+    retries: int = Field(default=3, ge=0)
+    beta: float = Field(default=0.98, ge=0, lt=1)
+
+
+class Finetune(Section):
+    """``[finetune]``: start from saved weights; ``freeze`` patterns (fnmatch on parameter names,
+    a bare prefix ``"0"`` matching ``0.weight``) keep parameters fixed."""
+
+    init_from: str | None = None
+    freeze: list[str] = Field(default_factory=list)
+
+
+class Experiment(Section):
+    """One experiment file. ``name`` is the folder of its runs (``runs/<name>/<run>``)."""
+
+    name: str = "default"
+    schedule: str = "constant()"
+    task: Task = Task()
+    train: Train = Train()
+    optimizer: Optimizer = Optimizer()
+    early_stopping: EarlyStopping = EarlyStopping()
+    plateau: Plateau = Plateau()
+    divergence: Divergence = Divergence()
+    finetune: Finetune = Finetune()
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _NAME.fullmatch(value):
+            raise Constraint("1-100 letters, digits, '.', '_' or '-' (a folder name)")
+        return value
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, value: str) -> str:
+        from lrlab.schedules import parse
+
+        return str(parse(value))
+
+
+# CLI flag → (key path, how it is shown in errors); `early_stopping` also turns the table on.
+OVERRIDES: dict[str, str] = {
+    "name": "name",
+    "schedule": "schedule",
+    "dataset": "task.dataset",
+    "model": "task.model",
+    "data_dir": "task.data_dir",
+    "val_fraction": "task.val_fraction",
+    "augment": "task.augment",
+    "epochs": "train.epochs",
+    "batch_size": "train.batch_size",
+    "seed": "train.seed",
+    "device": "train.device",
+    "optimizer": "optimizer.name",
+    "lr": "optimizer.lr",
+    "lr_multipliers": "optimizer.lr_multipliers",
+    "early_stopping": "early_stopping.patience",
+    "monitor": "early_stopping.monitor",
+    "init_from": "finetune.init_from",
+    "freeze": "finetune.freeze",
+}
+
+
+def validate(data: Mapping[str, Any], *, flags: Mapping[str, str] | None = None) -> Experiment:
+    """Validate a parsed experiment; any problem is one :class:`LrlabError` naming the key."""
+    try:
+        return Experiment.model_validate(data)
+    except ValidationError as error:
+        raise LrlabError(_message(error, flags or {})) from None
+
+
+def load_experiment(path: str | Path) -> Experiment:
+    """Read and validate an experiment file; ``name`` defaults to the file's stem."""
+    file = Path(path).expanduser()
+    try:
+        data = tomllib.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise LrlabError(f"experiment file {str(file)!r} not found.") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise LrlabError(f"{file}: not valid TOML: {error}.") from None
+    if "name" not in data:
+        data["name"] = re.sub(r"[^A-Za-z0-9._-]+", "-", file.stem).strip("-.")[:100] or "default"
+    try:
+        return validate(data)
+    except LrlabError as error:
+        raise LrlabError(f"{file}: {error}") from None
+
+
+def apply_overrides(experiment: Experiment, **values: object) -> Experiment:
+    """A copy of ``experiment`` with the CLI's values (keys of :data:`OVERRIDES`; ``None`` keeps
+    the file's value). ``early_stopping=True`` or a patience turns early stopping on."""
+    data = experiment.model_dump()
+    flags: dict[str, str] = {}
+    for key, value in values.items():
+        if key not in OVERRIDES:
+            raise unknown("override", key, OVERRIDES)
+        if value is None:
+            continue
+        path = OVERRIDES[key]
+        if key == "early_stopping":
+            data["early_stopping"]["enabled"] = True
+            if value is True:
+                continue
+        section, _, leaf = path.rpartition(".")
+        (data[section] if section else data)[leaf] = value
+        flags[path] = "--" + key.replace("_", "-")
+    return validate(data, flags=flags)
+
+
+def to_toml(experiment: Experiment) -> str:
+    """The experiment as TOML that :func:`load_experiment` reads back equal (``None`` left out)."""
+    lines, tables = [], []
+    for key, value in experiment.model_dump().items():
+        if isinstance(value, dict):
+            rows = [f"{k} = {_toml_value(v)}" for k, v in value.items() if v is not None]
+            tables.append("\n".join([f"[{key}]", *rows]))
+        else:
+            lines.append(f"{key} = {_toml_value(value)}")
+    return "\n\n".join(["\n".join(lines), *tables]) + "\n"
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{_toml_string(k)} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    return repr(value) if isinstance(value, int | float) else _toml_string(str(value))
+
+
+def _toml_string(text: str) -> str:
+    """A TOML basic string: quotes, backslashes and control characters escaped."""
+    escaped = (
+        f"\\{char}" if char in '"\\' else f"\\u{ord(char):04x}" if char < " " or char == "\x7f" else char
+        for char in text
+    )
+    return '"' + "".join(escaped) + '"'
+
+
+def _message(error: ValidationError, flags: Mapping[str, str]) -> str:
+    first = error.errors()[0]
+    loc, kind, value = first["loc"], first["type"], first["input"]
+    more = error.error_count() - 1
+    tail = f" (and {more} more problem{'s' * (more > 1)})" if more else ""
+    if kind == "extra_forbidden":
+        return _unknown_key(loc) + tail
+    path = "".join(f"[{p!r}]" if isinstance(p, int) or "." in p else f".{p}" for p in loc).lstrip(".")
+    shown = flags.get(path, path)
+    if kind == "value_error":
+        cause = first.get("ctx", {}).get("error")
+        if not isinstance(cause, Constraint):
+            return f"{shown}: {cause}{tail}"
+        return str(invalid(shown, str(cause), value)) + tail
+    return str(invalid(shown, _constraint(kind, first.get("ctx", {}), _field(loc)), value)) + tail
+
+
+def _unknown_key(loc: tuple[int | str, ...]) -> str:
+    section, name = loc[:-1], str(loc[-1])
+    model: type[BaseModel] = Experiment
+    for part in section:
+        annotation = model.model_fields[str(part)].annotation
+        model = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else model
+    known = sorted(model.model_fields)
+    where = f"[{'.'.join(map(str, section))}]" if section else "the top level"
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]!r}?" if close else "."
+    full = ".".join([*map(str, section), name])
+    return f"unknown key {full!r}{hint} Valid keys of {where}: {', '.join(known)}."
+
+
+def _field(loc: tuple[int | str, ...]) -> FieldInfo | None:
+    model: type[BaseModel] | None = Experiment
+    info = None
+    for part in loc:
+        if model is None or not isinstance(part, str) or part not in model.model_fields:
+            return None if model is not None else info
+        info = model.model_fields[part]
+        annotation = info.annotation
+        model = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+    return info
+
+
+def _constraint(kind: str, ctx: Mapping[str, Any], info: FieldInfo | None) -> str:
+    annotation = info.annotation if info is not None else None
+    types = {annotation, *get_args(annotation)}
+    noun = "an integer" if int in types or kind.startswith("int") else "a number"
+    if kind == "literal_error":
+        return str(ctx["expected"])
+    if kind in ("bool_type", "bool_parsing"):
+        return "true or false"
+    if kind.startswith("string"):
+        return "a string in quotes"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return "a table"
+    if kind == "list_type":
+        return "a list of strings"
+    found = {op: getattr(m, op) for m in (info.metadata if info else []) for op in _SYMBOLS if hasattr(m, op)}
+    bounds = found or {op: ctx[op] for op in _SYMBOLS if op in ctx}
+    finite = "a finite number" if kind == "finite_number" and noun == "a number" else noun
+    optional = " (or left out)" if type(None) in types else ""
+    return f"{finite}{_range(bounds)}{optional}"
+
+
+_SYMBOLS = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
+
+
+def _range(bounds: Mapping[str, object]) -> str:
+    low = [(op, bound) for op, bound in bounds.items() if op in ("ge", "gt")]
+    high = [(op, bound) for op, bound in bounds.items() if op in ("le", "lt")]
+    if low and high:
+        (lop, lo), (hop, hi) = low[0], high[0]
+        return f" in {'[' if lop == 'ge' else '('}{lo}, {hi}{']' if hop == 'le' else ')'}"
+    return "".join(f" {_SYMBOLS[op]} {bound}" for op, bound in low + high)
