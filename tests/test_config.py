@@ -69,7 +69,10 @@ def test_a_full_file_is_read(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("[train]\nepoch = 3", "unknown key 'train.epoch'; did you mean 'epochs'? Valid keys of [train]: amp,"),
+        (
+            "[train]\nepoch = 3",
+            "unknown key 'train.epoch'; did you mean 'epochs'? Valid keys of [train]: amp,",
+        ),
         ("[trian]\nepochs = 3", "unknown key 'trian'; did you mean 'train'? Valid keys of the top level:"),
         ("shedule = 'constant()'", "unknown key 'shedule'; did you mean 'schedule'?"),
         ("[optimizer]\nmomentum = 0.9", "unknown key 'optimizer.momentum'. Valid keys of [optimizer]: "),

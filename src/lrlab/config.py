@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import difflib
 import re
-import sys
+import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
@@ -27,11 +27,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic.fields import FieldInfo
 
 from lrlab.errors import LrlabError, invalid, unknown
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10 reads TOML with the backport
-    import tomli as tomllib
 
 Metric = Literal["val_loss", "val_acc", "val_mse", "train_loss"]
 Mode = Literal["auto", "min", "max"]
@@ -279,9 +274,9 @@ def apply_overrides(experiment: Experiment, **values: object) -> Experiment:
 def to_toml(experiment: Experiment) -> str:
     """The experiment as TOML that :func:`load_experiment` reads back equal (``None`` left out)."""
     lines, tables = [], []
-    for key, value in experiment.model_dump().items():
+    for key, value in experiment.model_dump(exclude_none=True).items():
         if isinstance(value, dict):
-            rows = [f"{k} = {_toml_value(v)}" for k, v in value.items() if v is not None]
+            rows = [f"{k} = {_toml_value(v)}" for k, v in value.items()]
             tables.append("\n".join([f"[{key}]", *rows]))
         else:
             lines.append(f"{key} = {_toml_value(value)}")

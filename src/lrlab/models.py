@@ -119,7 +119,7 @@ def build_model(spec: str, input_shape: Shape, num_outputs: int) -> nn.Module:
         if key not in allowed:
             raise unknown(f"{call.name} option", key, allowed or ["(none)"])
     if "widths" in options and isinstance(options["widths"], list):
-        options["widths"] = tuple(options["widths"])  # type: ignore[arg-type]
+        options["widths"] = tuple(options["widths"])
     return builder(input_shape, num_outputs, **options)
 
 

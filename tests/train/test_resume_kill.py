@@ -59,7 +59,9 @@ def environment() -> dict[str, str]:
 
 
 def run_to_end(args: list[str], cwd: Path) -> None:
-    done = subprocess.run(args, cwd=cwd, env=environment(), capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        args, cwd=cwd, env=environment(), capture_output=True, text=True, timeout=300, check=False
+    )
     assert done.returncode == 0, done.stderr
 
 
@@ -121,10 +123,6 @@ def test_a_killed_run_resumes_to_the_bitwise_same_end(tmp_path: Path) -> None:
     assert [row["epoch"] for row in metric_rows(folder)] == [str(e) for e in range(1, kept + 1)]
     assert comparable_rows(folder) == comparable_rows(expected)[:kept]  # finished epochs are kept
 
-    refused = subprocess.run(
-        command(experiment, interrupted), cwd=tmp_path, env=environment(), capture_output=True, text=True
-    )
-    assert refused.returncode == 2 and "--resume" in refused.stderr
     run_to_end(command(experiment, interrupted, "--resume"), tmp_path)
 
     assert comparable(folder) == comparable(expected)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,16 @@ from lrlab.errors import LrlabError
 from lrlab.train.run import run_directory, run_name, train
 
 FAST: dict[str, Any] = {"train": {"epochs": 2, "batch_size": 64, "device": "cpu"}}
+
+
+@pytest.fixture(autouse=True)
+def one_thread() -> Iterator[None]:
+    """Small models train as fast on one intra-op thread, and do not slow to a crawl when the
+    machine's few cores are shared with other work (OpenMP threads oversubscribed)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def experiment(**sections: Any) -> Experiment:
@@ -171,13 +182,16 @@ def test_lr_multipliers_hold_through_warmup_schedule_and_plateau_cuts(tmp_path: 
 
 
 def test_fine_tuning_errors_name_the_key(tmp_path: Path) -> None:
-    with pytest.raises(LrlabError, match="finetune.init_from: no file"):
+    with pytest.raises(LrlabError, match=r"finetune\.init_from: no file"):
         train(experiment(finetune={"init_from": str(tmp_path / "none.pt")}), out=tmp_path, quiet=True)
     other = tmp_path / "other.pt"
     torch.save({"weight": torch.zeros(2, 2)}, other)
     with pytest.raises(LrlabError, match=r"do not fit the model: missing 1\.weight"):
         train(experiment(finetune={"init_from": str(other)}), out=tmp_path, quiet=True)
-    with pytest.raises(LrlabError, match=r"pattern 'conv\*' matches no parameter; the parameters are 1\.weight"):
+    with pytest.raises(
+        LrlabError, match=r"pattern 'conv\*' matches no parameter; the parameters are 1\.weight"
+    ):
         train(experiment(finetune={"freeze": ["conv*"]}), out=tmp_path, quiet=True)
     with pytest.raises(LrlabError, match="froze every parameter"):
         train(experiment(finetune={"freeze": ["*"]}), out=tmp_path, quiet=True)
+    assert not (tmp_path / "default").exists()  # a run that cannot start leaves no folder behind

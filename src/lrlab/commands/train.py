@@ -29,7 +29,7 @@ examples:
   lrlab train experiment.toml --epochs 20 --seed 1
   lrlab train --dataset mnist --model lenet --optimizer "sgd(momentum=0.9)" --lr 0.03 --epochs 3
   lrlab train --schedule "warmup(steps=100, start=0.1) >> cosine(steps=900)" --early-stopping 5
-  lrlab train --init-from runs/default/RUN/best.pt --freeze "0.*" --lr-multiplier 4=10
+  lrlab train --init-from runs/default/RUN/best.pt --freeze "1.*" --lr-multiplier 5=10
   lrlab train --model mypkg.models:resnet --data mypkg.data:load --resume
 """
 
@@ -145,7 +145,6 @@ def print_summary(result: RunResult) -> None:
     table = Table(show_header=False)
     table.add_column(style="bold")
     table.add_column(justify="right")
-    table.add_row("run", str(result.run_dir))
     table.add_row("epochs / steps", f"{summary['epochs']} / {summary['steps']}")
     metric, best = summary["monitor"]["metric"], summary["best"]
     if best:
@@ -154,8 +153,10 @@ def print_summary(result: RunResult) -> None:
         if key in summary["final"]:
             table.add_row(f"final {key}", f"{summary['final'][key]:.4g}")
     for key, value in summary["test"].items():
-        table.add_row(f"{key} ({summary['weights']} weights)", f"{value:.4g}")
+        table.add_row(key, f"{value:.4g}")
+    table.add_row("test weights", summary["weights"])
     table.add_row("wall time", f"{summary['wall_time_s']:.1f} s")
     console = Console(file=sys.stdout, highlight=False)
     console.print(table)
+    console.print(Text(f"run directory: {result.run_dir}"), soft_wrap=True)
     console.print(Text(f"stop reason: {summary['stop_reason']}"), soft_wrap=True)

@@ -39,10 +39,10 @@ def save_atomic(payload: object, path: Path) -> None:
 
 def rng_state() -> dict[str, Any]:
     """The state of every random generator a fit uses, as plain data and tensors."""
-    kind, keys, position, has_gauss, gauss = np.random.get_state()
+    kind, keys, position, has_gauss, gauss = np.random.get_state(legacy=True)
     state: dict[str, Any] = {
         "torch": torch.get_rng_state(),
-        "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), position, has_gauss, gauss],
+        "numpy": [kind, torch.from_numpy(np.asarray(keys, dtype=np.int64)), position, has_gauss, gauss],
         "python": random.getstate(),
     }
     if torch.cuda.is_available():
@@ -68,6 +68,7 @@ def run_state(run: Run) -> dict[str, Any]:
         "optimizer": run.optimizer.state_dict(),
         "state": run.state.state_dict(),
         "schedule": str(run.schedule),
+        "stop_reason": run.stop_reason,
         "callbacks": {callback.key: callback.state_dict() for callback in run.callbacks},
         "rng": rng_state(),
     }
@@ -87,6 +88,7 @@ def load_run_state(path: Path, run: Run) -> None:
     run.model.load_state_dict(saved["model"])
     run.optimizer.load_state_dict(saved["optimizer"])
     run.state.load_state_dict(saved["state"])
+    run.stop_reason = saved["stop_reason"]
     for callback in run.callbacks:
         if callback.key in saved["callbacks"]:
             callback.load_state_dict(saved["callbacks"][callback.key])

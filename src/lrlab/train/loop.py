@@ -7,11 +7,10 @@ update, evaluate, let the callbacks decide, and record.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import random
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,22 +99,29 @@ def _set_lr(optimizer: torch.optim.Optimizer, base_lrs: Sequence[float], multipl
         group["lr"] = base * multiplier
 
 
-def _autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager[object]:
-    if enabled and device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
+def _forward(model: nn.Module, device: torch.device, amp: bool) -> Callable[[Tensor], Tensor]:
+    """The model, or the model under bf16 autocast (CUDA with ``amp`` only): chosen once per epoch,
+    so a step without AMP enters no context at all."""
+    if not (amp and device.type == "cuda"):
+        return model
+
+    def autocast_forward(x: Tensor) -> Tensor:
+        with torch.autocast("cuda", dtype=torch.bfloat16):
+            out: Tensor = model(x)
+        return out
+
+    return autocast_forward
 
 
 def train_epoch(run: Run, batches: Batches, criterion: nn.Module, device: torch.device) -> Tensor:
     """One epoch of updates; returns every step's loss (stops early on a non-finite loss)."""
     model, optimizer, config = run.model, run.optimizer, run.config
+    forward = _forward(model, device, config.amp)
     model.train()
     losses: list[Tensor] = []
     for index, (x, y) in enumerate(batches.epoch(run.state.epoch)):
         _set_lr(optimizer, run.base_lrs, run.multiplier(run.state.step))
-        with _autocast(device, config.amp):
-            out = model(x)
-        loss = criterion(_as_target(out.float(), y), y)
+        loss = criterion(_as_target(forward(x).float(), y), y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if config.grad_clip is not None:

@@ -22,7 +22,7 @@ import platform
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -143,8 +143,7 @@ def _claim(folder: Path, resume: bool) -> bool:
             f"run directory {folder} already holds a started run ({', '.join(started)}). "
             "Pass --resume to continue it, or --out DIR to start a new run elsewhere."
         )
-    folder.mkdir(parents=True, exist_ok=True)
-    return resume and bool(started)
+    return resume and bool(started)  # the folder is made when config.json is written
 
 
 def _load_data(experiment: Experiment) -> Data:
@@ -278,7 +277,7 @@ def _config_record(
             "trainable": sum(p.numel() for p in model.parameters() if p.requires_grad),
             "frozen": frozen,
         },
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
 
