@@ -136,7 +136,7 @@ def slowest_imports(args: list[str], env: dict[str, str], count: int = 5) -> lis
 def print_machine() -> None:
     """Date, machine and versions, for docs/benchmarks.md."""
     torch_version = importlib.metadata.version("torch")  # without importing torch
-    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     print(f"date: {now}")
     print(f"machine: {platform.platform()}, {os.cpu_count()} CPUs, {platform.processor() or '?'}")
     lrlab_version = importlib.metadata.version("lrlab")
