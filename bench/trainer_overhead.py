@@ -56,7 +56,6 @@ from lrlab.schedules import Schedule, parse
 from lrlab.train import Callback, Checkpoint, DivergenceGuard, FitConfig, MetricsCsv, Run, fit
 
 DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "mnist-test"
-ROOT_DIR = tempfile.mkdtemp(prefix="lrlab-bench-")  # Lightning's default_root_dir; nothing is written
 BATCH, EVAL_BATCH, LR, MOMENTUM, SEED = 128, 2048, 0.05, 0.9, 0
 
 
@@ -249,16 +248,17 @@ def lightning_contender() -> Contender | None:
         generator = torch.Generator().manual_seed(SEED)
         train = torch.utils.data.TensorDataset(data.x_train, data.y_train)
         held_out = torch.utils.data.TensorDataset(data.x_test, data.y_test)
-        trainer = lightning.Trainer(
-            max_epochs=epochs, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
-            enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
-            default_root_dir=ROOT_DIR,
-        )  # fmt: skip
-        trainer.fit(
-            module,
-            torch.utils.data.DataLoader(train, batch_size=BATCH, shuffle=True, generator=generator),
-            torch.utils.data.DataLoader(held_out, batch_size=EVAL_BATCH),
-        )
+        with tempfile.TemporaryDirectory(prefix="lrlab-bench-lightning-") as root:  # stays empty
+            trainer = lightning.Trainer(
+                max_epochs=epochs, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
+                enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
+                default_root_dir=root,
+            )  # fmt: skip
+            trainer.fit(
+                module,
+                torch.utils.data.DataLoader(train, batch_size=BATCH, shuffle=True, generator=generator),
+                torch.utils.data.DataLoader(held_out, batch_size=EVAL_BATCH),
+            )
 
     return run
 

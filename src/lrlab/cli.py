@@ -20,6 +20,9 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
 from lrlab import __version__
+from lrlab.commands import compare as compare_command
+from lrlab.commands import find_lr as find_lr_command
+from lrlab.commands import report as report_command
 from lrlab.commands import train as train_command
 from lrlab.errors import LrlabError, invalid
 
@@ -263,5 +266,29 @@ COMMANDS: tuple[Command, ...] = (
         examples=train_command.EXAMPLES,
         add_arguments=train_command.add_arguments,
         run=train_command.run,
+    ),
+    Command(
+        name="find-lr",
+        summary=find_lr_command.SUMMARY,
+        description=find_lr_command.DESCRIPTION,
+        examples=find_lr_command.EXAMPLES,
+        add_arguments=find_lr_command.add_arguments,
+        run=find_lr_command.run,
+    ),
+    Command(
+        name="compare",
+        summary=compare_command.SUMMARY,
+        description=compare_command.DESCRIPTION,
+        examples=compare_command.EXAMPLES,
+        add_arguments=compare_command.add_arguments,
+        run=compare_command.run,
+    ),
+    Command(
+        name="report",
+        summary=report_command.SUMMARY,
+        description=report_command.DESCRIPTION,
+        examples=report_command.EXAMPLES,
+        add_arguments=report_command.add_arguments,
+        run=report_command.run,
     ),
 )

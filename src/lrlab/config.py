@@ -10,8 +10,15 @@ valid keys or the constraint, in one line::
 
 Specs (``schedule``, ``optimizer.name``, ``task.dataset``, ``task.model``, ``task.augment``) are
 checked when the file is loaded and stored in canonical form. Paths are relative to the working
-directory. Later tables (``[[variant]]`` for comparisons, ``[search]`` for tuning) are new fields
-of :class:`Experiment` built from :class:`Section`; the error messages need no change for them.
+directory. Later tables (``[search]`` for tuning) are new fields of :class:`Experiment` built
+from :class:`Section`; the error messages need no change for them.
+
+Comparisons (``lrlab compare``) add ``seeds`` (runs per variant) and ``[[variant]]`` tables: each
+has a ``name`` (its folder) and may set ``schedule`` and partial ``[variant.task]``,
+``[variant.train]``, ``[variant.optimizer]``, ``[variant.early_stopping]``, ``[variant.plateau]``
+and ``[variant.divergence]`` tables, whose keys replace the shared ones (a value is replaced
+whole, ``lr_multipliers`` included). Each merged variant is validated when the file is loaded;
+its errors start with ``variant 'NAME':``. ``lrlab train`` refuses a file with variants.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 
 from lrlab.errors import LrlabError, invalid, unknown
@@ -174,8 +181,44 @@ class Finetune(Section):
     freeze: list[str] = Field(default_factory=list)
 
 
+VARIANT_TABLES = ("task", "train", "optimizer", "early_stopping", "plateau", "divergence")
+
+
+class Variant(Section):
+    """``[[variant]]``: one arm of a comparison. ``name`` is its folder; ``schedule`` and the
+    partial tables replace the shared settings' keys (see the module docs)."""
+
+    name: str
+    schedule: str | None = None
+    task: dict[str, Any] = Field(default_factory=dict)
+    train: dict[str, Any] = Field(default_factory=dict)
+    optimizer: dict[str, Any] = Field(default_factory=dict)
+    early_stopping: dict[str, Any] = Field(default_factory=dict)
+    plateau: dict[str, Any] = Field(default_factory=dict)
+    divergence: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return _folder_name(value)
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, value: str | None) -> str | None:
+        from lrlab.schedules import parse
+
+        return None if value is None else str(parse(value))
+
+
+def _folder_name(value: str) -> str:
+    if not _NAME.fullmatch(value):
+        raise Constraint("1-100 letters, digits, '.', '_' or '-' (a folder name)")
+    return value
+
+
 class Experiment(Section):
-    """One experiment file. ``name`` is the folder of its runs (``runs/<name>/<run>``)."""
+    """One experiment file. ``name`` is the folder of its runs (``runs/<name>/<run>``);
+    ``seeds`` and ``variant`` are read by ``lrlab compare``."""
 
     name: str = "default"
     schedule: str = "constant()"
@@ -186,13 +229,13 @@ class Experiment(Section):
     plateau: Plateau = Plateau()
     divergence: Divergence = Divergence()
     finetune: Finetune = Finetune()
+    seeds: int = Field(default=1, ge=1, le=1000)
+    variant: list[Variant] = Field(default_factory=list)
 
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if not _NAME.fullmatch(value):
-            raise Constraint("1-100 letters, digits, '.', '_' or '-' (a folder name)")
-        return value
+        return _folder_name(value)
 
     @field_validator("schedule")
     @classmethod
@@ -200,6 +243,32 @@ class Experiment(Section):
         from lrlab.schedules import parse
 
         return str(parse(value))
+
+    @model_validator(mode="after")
+    def _variants(self) -> Experiment:
+        seen: dict[str, str] = {}
+        for index, variant in enumerate(self.variant):
+            if (folded := variant.name.casefold()) in seen:  # folders clash on case-blind disks
+                raise LrlabError(
+                    f"variant names must be unique folder names: variant[{index}] {variant.name!r} "
+                    f"repeats {seen[folded]!r}."
+                )
+            seen[folded] = variant.name
+            resolve_variant(self, variant)
+        return self
+
+
+def resolve_variant(experiment: Experiment, variant: Variant) -> Experiment:
+    """The shared settings with ``variant``'s keys merged in, validated, without variants."""
+    data = experiment.model_dump(exclude={"variant"})
+    for table in VARIANT_TABLES:
+        data[table] = {**data[table], **getattr(variant, table)}
+    if variant.schedule is not None:
+        data["schedule"] = variant.schedule
+    try:
+        return Experiment.model_validate(data)
+    except ValidationError as error:
+        raise LrlabError(f"variant {variant.name!r}: {_message(error, {})}") from None
 
 
 # CLI flag → (key path, how it is shown in errors); `early_stopping` also turns the table on.
@@ -222,6 +291,7 @@ OVERRIDES: dict[str, str] = {
     "monitor": "early_stopping.monitor",
     "init_from": "finetune.init_from",
     "freeze": "finetune.freeze",
+    "seeds": "seeds",
 }
 
 
@@ -252,7 +322,8 @@ def load_experiment(path: str | Path) -> Experiment:
 
 def apply_overrides(experiment: Experiment, **values: object) -> Experiment:
     """A copy of ``experiment`` with the CLI's values (keys of :data:`OVERRIDES`; ``None`` keeps
-    the file's value). ``early_stopping=True`` or a patience turns early stopping on."""
+    the file's value). ``early_stopping=True`` or a patience turns early stopping on. Values win
+    over the variants' own keys too."""
     data = experiment.model_dump()
     flags: dict[str, str] = {}
     for key, value in values.items():
@@ -262,25 +333,47 @@ def apply_overrides(experiment: Experiment, **values: object) -> Experiment:
             continue
         path = OVERRIDES[key]
         if key == "early_stopping":
-            data["early_stopping"]["enabled"] = True
+            _override(data, "early_stopping.enabled", True)
             if value is True:
                 continue
-        section, _, leaf = path.rpartition(".")
-        (data[section] if section else data)[leaf] = value
+        _override(data, path, value)
         flags[path] = "--" + key.replace("_", "-")
     return validate(data, flags=flags)
 
 
+def _override(data: dict[str, Any], path: str, value: object) -> None:
+    """Set ``path`` in the shared settings and in every variant that sets it itself."""
+    section, _, leaf = path.rpartition(".")
+    (data[section] if section else data)[leaf] = value
+    for variant in data["variant"] if path != "name" else ():
+        table = variant.get(section, {}) if section else variant
+        if leaf in table:
+            table[leaf] = value
+
+
 def to_toml(experiment: Experiment) -> str:
-    """The experiment as TOML that :func:`load_experiment` reads back equal (``None`` left out)."""
+    """The experiment as TOML that :func:`load_experiment` reads back equal (``None`` left out);
+    variants come last, as ``[[variant]]`` tables."""
+    data = experiment.model_dump(exclude_none=True)
+    variants = data.pop("variant")
+    lines, tables = _toml_tables(data)
+    for variant in variants:
+        rows, parts = _toml_tables(variant, prefix="variant.")
+        tables.append("\n".join(["[[variant]]", *rows]))
+        tables.extend(parts)
+    return "\n\n".join(["\n".join(lines), *tables]) + "\n"
+
+
+def _toml_tables(data: Mapping[str, Any], prefix: str = "") -> tuple[list[str], list[str]]:
+    """The ``key = value`` lines of ``data``'s plain values and one ``[table]`` per non-empty dict."""
     lines, tables = [], []
-    for key, value in experiment.model_dump(exclude_none=True).items():
+    for key, value in data.items():
         if isinstance(value, dict):
             rows = [f"{k} = {_toml_value(v)}" for k, v in value.items()]
-            tables.append("\n".join([f"[{key}]", *rows]))
+            tables.extend(["\n".join([f"[{prefix}{key}]", *rows])] if rows or not prefix else [])
         else:
             lines.append(f"{key} = {_toml_value(value)}")
-    return "\n\n".join(["\n".join(lines), *tables]) + "\n"
+    return lines, tables
 
 
 def _toml_value(value: object) -> str:
@@ -309,39 +402,54 @@ def _message(error: ValidationError, flags: Mapping[str, str]) -> str:
     tail = f" (and {more} more problem{'s' * (more > 1)})" if more else ""
     if kind == "extra_forbidden":
         return _unknown_key(loc) + tail
-    path = "".join(f"[{p!r}]" if isinstance(p, int) or "." in p else f".{p}" for p in loc).lstrip(".")
+    path = _path(loc)
     shown = flags.get(path, path)
+    if kind == "missing":
+        return f"{shown} is required{tail}."
     if kind == "value_error":
         cause = first.get("ctx", {}).get("error")
         if not isinstance(cause, Constraint):
-            return f"{shown}: {cause}{tail}"
+            return f"{shown}: {cause}{tail}" if shown else f"{cause}{tail}"
         return str(invalid(shown, str(cause), value)) + tail
     return str(invalid(shown, _constraint(kind, first.get("ctx", {}), _field(loc)), value)) + tail
+
+
+def _path(loc: tuple[int | str, ...]) -> str:
+    """``('variant', 2, 'name')`` → ``variant[2].name``."""
+    return "".join(f"[{p!r}]" if isinstance(p, int) or "." in p else f".{p}" for p in loc).lstrip(".")
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    """The model a field holds, itself or as the items of a list; ``None`` for plain values."""
+    for candidate in (annotation, *get_args(annotation)):
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
+    return None
 
 
 def _unknown_key(loc: tuple[int | str, ...]) -> str:
     section, name = loc[:-1], str(loc[-1])
     model: type[BaseModel] = Experiment
     for part in section:
-        annotation = model.model_fields[str(part)].annotation
-        model = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else model
+        if isinstance(part, str) and part in model.model_fields:
+            model = _model_of(model.model_fields[part].annotation) or model
     known = sorted(model.model_fields)
-    where = f"[{'.'.join(map(str, section))}]" if section else "the top level"
+    where = "[[variant]]" if model is Variant else f"[{_path(section)}]" if section else "the top level"
     close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
     hint = f"; did you mean {close[0]!r}?" if close else "."
-    full = ".".join([*map(str, section), name])
-    return f"unknown key {full!r}{hint} Valid keys of {where}: {', '.join(known)}."
+    return f"unknown key {_path((*section, name))!r}{hint} Valid keys of {where}: {', '.join(known)}."
 
 
 def _field(loc: tuple[int | str, ...]) -> FieldInfo | None:
     model: type[BaseModel] | None = Experiment
     info = None
     for part in loc:
+        if isinstance(part, int) and model is not None and info is not None:
+            continue  # an item of a list of tables
         if model is None or not isinstance(part, str) or part not in model.model_fields:
             return None if model is not None else info
         info = model.model_fields[part]
-        annotation = info.annotation
-        model = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+        model = _model_of(info.annotation)
     return info
 
 
@@ -358,7 +466,7 @@ def _constraint(kind: str, ctx: Mapping[str, Any], info: FieldInfo | None) -> st
     if kind in ("model_type", "model_attributes_type", "dict_type"):
         return "a table"
     if kind == "list_type":
-        return "a list of strings"
+        return "a list of tables" if _model_of(annotation) else "a list of strings"
     found = {op: getattr(m, op) for m in (info.metadata if info else []) for op in _SYMBOLS if hasattr(m, op)}
     bounds = found or {op: ctx[op] for op in _SYMBOLS if op in ctx}
     finite = "a finite number" if kind == "finite_number" and noun == "a number" else noun

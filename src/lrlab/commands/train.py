@@ -36,6 +36,16 @@ examples:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``lrlab train``."""
+    add_setting_arguments(parser)
+    run = parser.add_argument_group("run")
+    run.add_argument("--name", metavar="NAME", help="experiment name (default: the file's stem)")
+    run.add_argument("--out", default="runs", metavar="DIR", help="parent of run directories (default: runs)")
+    run.add_argument("--resume", action="store_true", help="continue the run this command started")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def add_setting_arguments(parser: argparse.ArgumentParser) -> None:
+    """The experiment file and the flags that override its settings (shared with ``compare``)."""
     parser.add_argument("experiment", nargs="?", metavar="EXPERIMENT.toml", help="an experiment file")
     task = parser.add_argument_group("task")
     task.add_argument(
@@ -74,11 +84,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     tune.add_argument(
         "--freeze", action="append", metavar="PATTERN", help="freeze parameters by name (repeatable)"
     )
-    run = parser.add_argument_group("run")
-    run.add_argument("--name", metavar="NAME", help="experiment name (default: the file's stem)")
-    run.add_argument("--out", default="runs", metavar="DIR", help="parent of run directories (default: runs)")
-    run.add_argument("--resume", action="store_true", help="continue the run this command started")
-    run.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def _multipliers(items: list[str] | None) -> dict[str, float] | None:
@@ -97,14 +102,9 @@ def _multipliers(items: list[str] | None) -> dict[str, float] | None:
     return multipliers
 
 
-def run(args: argparse.Namespace) -> int:
-    """``lrlab train``: build the experiment, train it, print the summary."""
-    from lrlab.config import Experiment, apply_overrides, load_experiment
-    from lrlab.train.run import run_directory, train
-
-    base = load_experiment(args.experiment) if args.experiment else Experiment()
-    experiment = apply_overrides(
-        base,
+def overrides(args: argparse.Namespace) -> dict[str, object]:
+    """The values of the setting flags, by :data:`lrlab.config.OVERRIDES` key (``None``: not given)."""
+    return dict(
         name=args.name,
         dataset=args.dataset,
         model=args.model,
@@ -123,6 +123,20 @@ def run(args: argparse.Namespace) -> int:
         init_from=args.init_from,
         freeze=args.freeze,
     )
+
+
+def run(args: argparse.Namespace) -> int:
+    """``lrlab train``: build the experiment, train it, print the summary."""
+    from lrlab.config import Experiment, apply_overrides, load_experiment
+    from lrlab.train.run import run_directory, train
+
+    base = load_experiment(args.experiment) if args.experiment else Experiment()
+    if base.variant:
+        raise LrlabError(
+            f"{args.experiment} has {len(base.variant)} [[variant]] tables and lrlab train trains one "
+            f"setting; compare them with 'lrlab compare {args.experiment}'."
+        )
+    experiment = apply_overrides(base, **overrides(args))
     folder = run_directory(experiment, args.out)
     if not args.quiet:
         print(f"lrlab: {'resuming' if args.resume else 'training'} {folder}", file=sys.stderr)

@@ -1,11 +1,37 @@
-"""Reports: data first (records, tables), pictures second (figures).
+"""Reports: data first (records, tables), pictures second (figures), then one HTML page.
 
-Plot functions take ``ax=None``, return a :class:`matplotlib.figure.Figure` and never show it;
-matplotlib is imported only when a figure is drawn.
+:func:`load_runs` reads a comparison's run directories, :func:`aggregate` makes one row per
+variant, :func:`write_summary_csv` writes them, :func:`build_report` writes summary.csv,
+figures/ and report.html. Plot functions take ``ax=None``, return a
+:class:`matplotlib.figure.Figure` and never show it; matplotlib is imported only when a figure
+is drawn.
 """
 
 from __future__ import annotations
 
-from lrlab.report.plots import check_figure_path, plot_schedule, save_figure
+from lrlab.report.html import build_report
+from lrlab.report.plots import (
+    check_figure_path,
+    plot_lr,
+    plot_metric,
+    plot_schedule,
+    save_figure,
+    variant_colors,
+)
+from lrlab.report.records import RunRecord, Stat, VariantRow, aggregate, load_runs, write_summary_csv
 
-__all__ = ["check_figure_path", "plot_schedule", "save_figure"]
+__all__ = [
+    "RunRecord",
+    "Stat",
+    "VariantRow",
+    "aggregate",
+    "build_report",
+    "check_figure_path",
+    "load_runs",
+    "plot_lr",
+    "plot_metric",
+    "plot_schedule",
+    "save_figure",
+    "variant_colors",
+    "write_summary_csv",
+]

@@ -13,19 +13,38 @@ import math
 import os
 import secrets
 import textwrap
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from lrlab.errors import LrlabError, invalid
+from lrlab.report.curves import bands, lr_preview
+from lrlab.report.records import RunRecord
 from lrlab.schedules import Schedule, parse
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
 FORMATS = {".png": "png", ".svg": "svg"}
 BUCKETS = 2000  # long curves are drawn from at most 4 points per bucket (see _decimate)
 TITLE_WIDTH = 72
+# matplotlib's tab10: variant i gets colour i (mod 10) in every figure and in the HTML table
+PALETTE = (
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+    "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+)  # fmt: skip
+LABELS = {
+    "train_loss": "training loss",
+    "val_loss": "validation loss",
+    "val_acc": "validation accuracy",
+    "val_mse": "validation MSE",
+    "lr": "learning rate",
+}
+COMPARISON_SIZE = (6.4, 4.4)  # inches; the legend goes below the axes
+LINE_STYLES = ("-", "--", "-.", ":")
+MARKERS_UP_TO = 30  # epochs: shorter curves mark each epoch's point
 
 
 def plot_schedule(
@@ -131,11 +150,11 @@ def _figure_of(ax: Axes) -> Figure:
     return figure
 
 
-def _new_figure() -> Figure:
+def _new_figure(size: tuple[float, float] = (7.0, 4.0), dpi: float = 100.0) -> Figure:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(7.0, 4.0), layout="constrained")
+    figure = Figure(figsize=size, dpi=dpi, layout="constrained")
     FigureCanvasAgg(figure)
     return figure
 
@@ -160,3 +179,147 @@ def _decimate(values: list[float], buckets: int) -> tuple[list[int], list[float]
         keep.update((low, high - 1, low + int(chunk.argmin()), low + int(chunk.argmax())))
     steps = sorted(keep)
     return steps, [values[step] for step in steps]
+
+
+# --- comparisons: one curve per variant, the mean over seeds with a band --------------------------
+
+
+def variant_colors(variants: Iterable[str]) -> dict[str, str]:
+    """A colour (hex) per distinct variant, in order of first appearance, from :data:`PALETTE`."""
+    names = list(dict.fromkeys(variants))
+    return {name: PALETTE[index % len(PALETTE)] for index, name in enumerate(names)}
+
+
+def plot_metric(
+    records: Sequence[RunRecord],
+    metric: str,
+    *,
+    ax: Axes | None = None,
+    colors: Mapping[str, str] | None = None,
+    spread: Literal["range", "std"] = "range",
+) -> Figure:
+    """Draw ``metric`` (a metrics.csv column) against epoch: per variant the mean over seeds as
+    a line and, shaded, the min–max over seeds (``spread="range"``) or mean ± std (``"std"``).
+
+    Args:
+        records: the runs (:func:`~lrlab.report.records.load_runs`).
+        metric: e.g. ``"train_loss"``, ``"val_loss"``, ``"val_acc"``.
+        ax: the axes to draw on; a new figure when ``None``.
+        colors: variant → colour (default: :func:`variant_colors` of the records).
+        spread: what the band shows.
+    """
+    curves = bands(records, metric, spread)
+    if not curves:
+        raise invalid("metric", "a column of the runs' metrics.csv", metric)
+    colors = colors or variant_colors(record.variant for record in records)
+    own = ax is None
+    figure, ax = _figure_and_ax(ax)
+    for variant, band in curves.items():
+        color, dashes = colors.get(variant, PALETTE[0]), _line_style(colors, variant)
+        marker = "o" if len(band.epochs) <= MARKERS_UP_TO else None
+        ax.plot(
+            band.epochs,
+            band.mean,
+            color=color,
+            linestyle=dashes,
+            marker=marker,
+            markersize=3,
+            label=_label(variant),
+        )
+        ax.fill_between(band.epochs, band.low, band.high, color=color, alpha=0.2, linewidth=0)
+    name = LABELS.get(metric, metric)
+    ax.xaxis.set_major_locator(_integer_locator())
+    ax.set_title(f"{name} (mean over seeds, band: {'min–max' if spread == 'range' else '± std'})")
+    _finish(ax, name, own)
+    return figure
+
+
+def plot_lr(
+    records: Sequence[RunRecord], *, ax: Axes | None = None, colors: Mapping[str, str] | None = None
+) -> Figure:
+    """Draw each variant's absolute LR (base LR × schedule, from its spec, see
+    :func:`~lrlab.report.curves.lr_preview`) against epoch; seeds share a spec, so the
+    variant's first run stands for all."""
+    colors = colors or variant_colors(record.variant for record in records)
+    own = ax is None
+    figure, ax = _figure_and_ax(ax)
+    first = {record.variant: record for record in reversed(records)}
+    for variant in colors:
+        if (record := first.get(variant)) is None:
+            continue
+        xs, ys = lr_preview(record)
+        keep, values = _decimate(ys, BUCKETS)
+        ax.plot(
+            [xs[i] for i in keep],
+            values,
+            color=colors[variant],
+            linestyle=_line_style(colors, variant),
+            drawstyle="steps-post" if record.interval == "epoch" else "default",
+            label=_label(variant),
+        )
+    ax.set_title("learning rate from each variant's schedule")
+    _finish(ax, LABELS["lr"], own)
+    return figure
+
+
+def comparison_figures(records: Sequence[RunRecord]) -> dict[str, Figure]:
+    """The report's figures by name: train_loss, val_loss, val_acc (when recorded) and lr."""
+    colors = variant_colors(record.variant for record in records)
+    present = {key for record in records for row in record.metrics for key in row}
+    figures: dict[str, Figure] = {
+        metric: plot_metric(records, metric, colors=colors)
+        for metric in ("train_loss", "val_loss", "val_acc")
+        if metric in present
+    }
+    figures["lr"] = plot_lr(records, colors=colors)
+    return figures
+
+
+def save_comparison_figures(figures: Mapping[str, Figure], folder: str | os.PathLike[str]) -> list[Path]:
+    """Write each figure as ``<folder>/<name>.png`` and ``.svg`` (atomically); return the paths."""
+    target = Path(folder)
+    target.mkdir(parents=True, exist_ok=True)
+    return [
+        save_figure(fig, target / f"{name}{suffix}") for name, fig in figures.items() for suffix in FORMATS
+    ]
+
+
+def _figure_and_ax(ax: Axes | None) -> tuple[Figure, Axes]:
+    if ax is not None:
+        return _figure_of(ax), ax
+    figure = _new_figure(COMPARISON_SIZE, dpi=150)  # crisp PNGs on high-density screens
+    return figure, figure.add_subplot()
+
+
+def _integer_locator() -> MaxNLocator:
+    from matplotlib.ticker import MaxNLocator
+
+    return MaxNLocator(integer=True)
+
+
+def _finish(ax: Axes, ylabel: str, own: bool) -> None:
+    """Labels, grid, and the legend: below the axes on a figure of our own (long variant names
+    never cover the curves), inside a caller's axes otherwise."""
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel)
+    ax.grid(True, alpha=0.3)
+    if not own:
+        ax.legend(fontsize="small")
+        return
+    labels = [str(line.get_label()) for line in ax.get_lines()]
+    longest = max(map(len, labels), default=0)
+    widest = 4 if longest <= 14 else 3 if longest <= 20 else 2 if longest <= 40 else 1
+    columns = max(1, min(len(labels), widest))
+    _figure_of(ax).legend(loc="outside lower center", ncols=columns, frameon=False)
+
+
+def _line_style(colors: Mapping[str, str], variant: str) -> str:
+    """Solid, dashed, dash-dot, dotted by the variant's place: curves that coincide stay visible."""
+    index = list(colors).index(variant) if variant in colors else 0
+    return LINE_STYLES[index % len(LINE_STYLES)]
+
+
+def _label(variant: str) -> str:
+    """A legend entry that shows ``variant`` as written: no mathtext, no hidden ``_`` labels."""
+    text = variant.replace("$", r"\$")
+    return f" {text}" if text.startswith("_") else text

@@ -72,7 +72,10 @@ class RunResult:
 
 def run_name(experiment: Experiment) -> str:
     """The run's folder name, a function of the resolved experiment (see the module docs)."""
-    identity = experiment.model_dump(mode="json", exclude={"name": True, "task": {"data_dir"}})
+    # seeds and variants belong to comparisons, which name their run folders themselves
+    identity = experiment.model_dump(
+        mode="json", exclude={"name": True, "task": {"data_dir"}, "seeds": True, "variant": True}
+    )
     digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:8]
     model = re.split(r"[(]", experiment.task.model)[0].rpartition(":")[2]
     optimizer = experiment.optimizer.name.partition("(")[0]
@@ -86,29 +89,25 @@ def run_directory(experiment: Experiment, out: str | Path = "runs") -> Path:
 
 
 def train(
-    experiment: Experiment, *, out: str | Path = "runs", resume: bool = False, quiet: bool = False
+    experiment: Experiment,
+    *,
+    out: str | Path = "runs",
+    resume: bool = False,
+    quiet: bool = False,
+    run_dir: str | Path | None = None,
 ) -> RunResult:
-    """Train ``experiment`` into its run directory under ``out``; with ``resume``, continue the
-    run there exactly from its last checkpoint (or start it when there is none yet).
+    """Train ``experiment`` into its run directory under ``out`` (or exactly ``run_dir``, as
+    ``lrlab compare`` places its runs); with ``resume``, continue the run there exactly from its
+    last checkpoint (or start it when there is none yet).
 
     Raises:
         LrlabError: bad settings, or a directory that already holds a run and no ``resume``.
     """
-    folder = run_directory(experiment, out)
+    folder = run_directory(experiment, out) if run_dir is None else Path(run_dir).expanduser()
     resuming = _claim(folder, resume)
     device = resolve_device(experiment.train.device)
-    data = _load_data(experiment)
-    seed_everything(experiment.train.seed)
-    model = build_model(experiment.task.model, data.input_shape, data.output_size)
-    frozen = _prepare_model(model, experiment)
-    trainable = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
-    optimizer = build_optimizer(
-        trainable if frozen else model,
-        experiment.optimizer.name,
-        experiment.optimizer.lr,
-        decay_norm_and_bias=experiment.optimizer.decay_norm_and_bias,
-        lr_multipliers=experiment.optimizer.lr_multipliers,
-    )
+    data = load_data(experiment)
+    model, optimizer, frozen = build_model_and_optimizer(experiment, data)
     if not (resuming and (folder / CONFIG).exists()):
         record = _config_record(experiment, folder, device=device, data=data, model=model, frozen=frozen)
         write_text_atomic(folder / CONFIG, json.dumps(record, indent=2) + "\n")
@@ -146,11 +145,31 @@ def _claim(folder: Path, resume: bool) -> bool:
     return resume and bool(started)  # the folder is made when config.json is written
 
 
-def _load_data(experiment: Experiment) -> Data:
+def load_data(experiment: Experiment) -> Data:
+    """The experiment's dataset, with its validation split (seeded by ``train.seed``)."""
     task = experiment.task
     return load_dataset(
         task.dataset, data_dir=task.data_dir, val_fraction=task.val_fraction, seed=experiment.train.seed
     )
+
+
+def build_model_and_optimizer(
+    experiment: Experiment, data: Data, lr: float | None = None
+) -> tuple[nn.Module, torch.optim.Optimizer, list[str]]:
+    """The experiment's model (initialized with ``train.seed``, fine-tuning applied), its
+    optimizer (base LR ``lr``, default ``optimizer.lr``) and the names of the frozen parameters."""
+    seed_everything(experiment.train.seed)
+    model = build_model(experiment.task.model, data.input_shape, data.output_size)
+    frozen = _prepare_model(model, experiment)
+    trainable = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
+    optimizer = build_optimizer(
+        trainable if frozen else model,
+        experiment.optimizer.name,
+        experiment.optimizer.lr if lr is None else lr,
+        decay_norm_and_bias=experiment.optimizer.decay_norm_and_bias,
+        lr_multipliers=experiment.optimizer.lr_multipliers,
+    )
+    return model, optimizer, frozen
 
 
 def _prepare_model(model: nn.Module, experiment: Experiment) -> list[str]:

@@ -1,0 +1,274 @@
+"""``lrlab find-lr``: the range test on an experiment's task, with a recommendation to train with.
+
+Takes the task options of ``lrlab train`` (a TOML file and/or flags). Writes
+``<out>/<name>/find-<param>-<run>/``: ``steps.csv`` (one row per step), ``summary.json`` (the
+suggestions, the recommendation, the command to train with) and ``range_test.png``. Running the
+same command again rewrites that folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import shlex
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lrlab.commands.train import _multipliers
+from lrlab.errors import LrlabError, invalid
+
+if TYPE_CHECKING:
+    from lrlab.config import Experiment
+    from lrlab.finder import RangeTestResult, Recommendation
+
+SUMMARY = "find a learning rate with a range test, and a schedule to train with"
+DESCRIPTION = (
+    "Train briefly while the LR rises step by step (exponentially, 1e-5 to 10 for SGD, 1e-6 to 1\n"
+    "for Adam-family optimizers, in 100 steps), read the loss curve, and suggest an LR with a\n"
+    "confidence, a (base, max) range and schedule specs that 'lrlab train --schedule' accepts.\n"
+    "When the curve has no usable descent it says so and why, instead of guessing. The model\n"
+    "and optimizer are restored after the sweep. --confirm K checks the suggestion with K short\n"
+    "trainings (x1/3, x1, x3) and keeps the best by validation metric. --param weight_decay or\n"
+    "momentum sweeps that setting at the fixed --lr instead."
+)
+EXAMPLES = """\
+examples:
+  lrlab find-lr                                   # the quickstart: an MLP on sklearn digits
+  lrlab find-lr --dataset mnist --model lenet --optimizer "sgd(momentum=0.9)" --plot lr.png
+  lrlab find-lr experiment.toml --confirm 3 --format json
+  lrlab find-lr --optimizer "adamw(weight_decay=0.01)" --start 1e-7 --end 1 --steps 200
+  lrlab find-lr --param weight_decay --lr 0.05 --optimizer "sgd(momentum=0.9)"
+"""
+# flags shared with `lrlab train`, as (dest, flag): repeated in the recommended command
+SHARED = (
+    ("dataset", "--dataset"), ("model", "--model"), ("val_fraction", "--val-fraction"),
+    ("data_dir", "--data-dir"), ("optimizer", "--optimizer"), ("lr_multiplier", "--lr-multiplier"),
+    ("epochs", "--epochs"), ("batch_size", "--batch-size"), ("seed", "--seed"), ("device", "--device"),
+    ("init_from", "--init-from"), ("freeze", "--freeze"), ("name", "--name"),
+)  # fmt: skip
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``lrlab find-lr``."""
+    parser.add_argument("experiment", nargs="?", metavar="EXPERIMENT.toml", help="an experiment file")
+    task = parser.add_argument_group("task (as in lrlab train)")
+    task.add_argument("--dataset", "--data", metavar="SPEC", help="digits, mnist, idx(…), pkg.module:function")
+    task.add_argument("--model", metavar="SPEC", help="lenet, cifar-cnn, mlp(…), linear, pkg.module:function")
+    task.add_argument("--val-fraction", type=float, metavar="F", help="share of train held out")
+    task.add_argument("--data-dir", metavar="DIR", help="where downloaded datasets live")
+    task.add_argument("--optimizer", metavar="SPEC", help='e.g. "sgd(momentum=0.9)", "adamw(weight_decay=0.01)"')
+    task.add_argument("--lr", type=float, metavar="LR", help="the fixed LR of --param weight_decay/momentum")
+    task.add_argument("--lr-multiplier", action="append", metavar="PREFIX=X", help="e.g. head=10 (repeatable)")
+    task.add_argument("--epochs", type=int, metavar="N", help="the training the schedule is for")
+    task.add_argument("--batch-size", type=int, metavar="N")
+    task.add_argument("--seed", type=int, metavar="N")
+    task.add_argument("--device", metavar="DEV", help="auto (CUDA when present), cpu, cuda, cuda:N")
+    task.add_argument("--init-from", metavar="PATH", help="start from these weights (a .pt state dict)")
+    task.add_argument("--freeze", action="append", metavar="PATTERN", help="freeze parameters (repeatable)")
+    sweep = parser.add_argument_group("range test")
+    sweep.add_argument("--param", choices=("lr", "weight_decay", "momentum"), default="lr")
+    sweep.add_argument("--start", type=float, metavar="X", help="first value (default: by optimizer)")
+    sweep.add_argument("--end", type=float, metavar="X", help="last value (default: by optimizer)")
+    sweep.add_argument("--steps", type=int, default=100, metavar="N", help="updates (default: 100)")
+    sweep.add_argument("--mode", choices=("exp", "linear"), help="spacing (default: exp; linear for momentum)")
+    sweep.add_argument("--repeats", type=int, default=1, metavar="R", help="sweeps with seeds seed…seed+R-1")
+    sweep.add_argument("--divergence", type=float, default=4.0, metavar="K", help="stop at K × best loss")
+    sweep.add_argument("--accumulation", type=int, default=1, metavar="N", help="micro-batches per update")
+    sweep.add_argument("--validation", action="store_true", help="record the validation loss (slow)")
+    sweep.add_argument("--confirm", type=int, default=0, metavar="K", help="K short trainings around it")
+    sweep.add_argument("--confirm-epochs", type=int, metavar="N", help="epochs of each (default: min(epochs, 3))")
+    out = parser.add_argument_group("output")
+    out.add_argument("--format", choices=("table", "json"), default="table", help="stdout format")
+    out.add_argument("--plot", metavar="FILE", help="also draw the curve to FILE (.png or .svg)")
+    out.add_argument("--name", metavar="NAME", help="experiment name (default: the file's stem)")
+    out.add_argument("--out", default="runs", metavar="DIR", help="parent of run directories (default: runs)")
+    out.add_argument("--quiet", action="store_true", help="nothing on stderr")
+
+
+def _experiment(args: argparse.Namespace) -> Experiment:
+    from lrlab.config import Experiment, apply_overrides, load_experiment
+
+    base = load_experiment(args.experiment) if args.experiment else Experiment()
+    shared = {dest: getattr(args, dest) for dest, _ in SHARED if dest not in ("lr_multiplier",)}
+    return apply_overrides(base, lr=args.lr, lr_multipliers=_multipliers(args.lr_multiplier), **shared)
+
+
+def _check(args: argparse.Namespace) -> None:
+    for name in ("repeats", "accumulation"):
+        if getattr(args, name) < 1:
+            raise invalid(f"--{name}", "an integer >= 1", getattr(args, name))
+    if args.confirm < 0:
+        raise invalid("--confirm", "an integer >= 0 (0: no confirmation)", args.confirm)
+    if args.confirm and args.param != "lr":
+        raise LrlabError("--confirm checks an LR suggestion: leave it out with --param weight_decay/momentum.")
+    if args.confirm_epochs is not None and args.confirm_epochs < 1:
+        raise invalid("--confirm-epochs", "an integer >= 1", args.confirm_epochs)
+    if args.plot is not None:
+        from lrlab.report.plots import check_figure_path
+
+        check_figure_path(args.plot, param="--plot")
+
+
+def run(args: argparse.Namespace) -> int:
+    """``lrlab find-lr``: run the range test, write the run folder, print the recommendation."""
+    from lrlab.finder import SweepConfig, range_test, recommend
+    from lrlab.train.run import build_model_and_optimizer, load_data
+
+    _check(args)
+    experiment = _experiment(args)
+    data = load_data(experiment)
+    model, optimizer, _ = build_model_and_optimizer(experiment, data)
+    train = experiment.train
+    config = SweepConfig(
+        batch_size=train.batch_size, seed=train.seed, device=train.device, divergence=args.divergence,
+        accumulation=args.accumulation, amp=train.amp, grad_clip=train.grad_clip, validation=args.validation,
+        eval_batch_size=train.eval_batch_size,
+    )  # fmt: skip
+    ladder = _sweep(args, optimizer)
+    _say(args, f"range test of {args.param}: {ladder.start:g} to {ladder.end:g} in {ladder.steps} steps")
+    result = range_test(model, data, optimizer, args.param, sweep=ladder, config=config, repeats=args.repeats)
+    confirmation = _confirm(args, experiment, data, result)
+    steps = train.epochs * (1 if train.interval == "epoch" else -(-len(data.x_train) // train.batch_size))
+    recommendation = recommend(result, max(steps, 2), confirmation)
+    folder = _folder(args, experiment)
+    report = _report(args, result, recommendation, folder)
+    _write(args, result, report, folder)
+    if args.format == "json":
+        json.dump(report, sys.stdout, allow_nan=False)
+        sys.stdout.write("\n")
+    else:
+        _print_table(result, recommendation, report)
+    return 0
+
+
+def _say(args: argparse.Namespace, message: str) -> None:
+    if not args.quiet:
+        print(f"lrlab: {message}", file=sys.stderr)
+
+
+def _sweep(args: argparse.Namespace, optimizer: Any) -> Any:
+    from lrlab.finder import Sweep, default_sweep
+    from lrlab.finder.sweep import check_param
+
+    default = default_sweep(optimizer, check_param(optimizer, args.param), args.steps)
+    return Sweep(
+        args.start if args.start is not None else default.start,
+        args.end if args.end is not None else default.end,
+        args.steps,
+        args.mode or default.mode,
+    )
+
+
+def _confirm(args: argparse.Namespace, experiment: Experiment, data: Any, result: RangeTestResult) -> Any:
+    if not args.confirm or result.suggested_lr is None:
+        return None
+    from lrlab.finder import confirm
+    from lrlab.finder.recommend import confirm_factors, factors_text
+    from lrlab.train.run import build_model_and_optimizer
+    from lrlab.train.state import FitConfig
+
+    if data.x_val is None:
+        raise LrlabError("--confirm scores trainings on a validation split: set --val-fraction > 0.")
+    train = experiment.train
+    epochs = args.confirm_epochs or min(train.epochs, 3)
+    _say(args, f"confirming with {args.confirm} trainings of {epochs} epochs ({factors_text(confirm_factors(args.confirm))})")
+    config = FitConfig(
+        epochs=epochs, batch_size=train.batch_size, seed=train.seed, device=train.device,
+        grad_clip=train.grad_clip, amp=train.amp, eval_batch_size=train.eval_batch_size, quiet=True,
+    )  # fmt: skip
+
+    def build(lr: float) -> Any:
+        return build_model_and_optimizer(experiment, data, lr)[:2]
+
+    return confirm(build, data, result.suggested_lr, trainings=args.confirm, config=config)
+
+
+def _folder(args: argparse.Namespace, experiment: Experiment) -> Path:
+    from lrlab.train.run import run_name
+
+    settings = {key: getattr(args, key) for key in ("param", "start", "end", "steps", "mode", "repeats")}
+    settings |= {key: getattr(args, key) for key in ("divergence", "accumulation", "validation")}
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:6]
+    return Path(args.out).expanduser() / experiment.name / f"find-{args.param}-{run_name(experiment)}-{digest}"
+
+
+def _command(args: argparse.Namespace, recommendation: Recommendation) -> str | None:
+    if recommendation.lr is None or args.param != "lr":
+        return None
+    words = ["lrlab", "train"] + ([args.experiment] if args.experiment else [])
+    for dest, flag in SHARED:
+        value = getattr(args, dest)
+        for item in value if isinstance(value, list) else [] if value is None else [value]:
+            words += [flag, str(item)]
+    words += ["--lr", f"{recommendation.lr:.3g}", "--schedule", recommendation.schedule or "constant()"]
+    return shlex.join(words)
+
+
+def _report(
+    args: argparse.Namespace, result: RangeTestResult, recommendation: Recommendation, folder: Path
+) -> dict[str, Any]:
+    answer = result.suggestion
+    key = "suggested_lr" if args.param == "lr" else f"suggested_{args.param}"
+    report: dict[str, Any] = {
+        key: recommendation.lr if args.param == "lr" else answer.value,
+        "reason": answer.reason,
+        "confidence": answer.confidence,
+        "range": list(recommendation.range) if recommendation.range and args.param == "lr" else None,
+        "schedule": recommendation.schedule if args.param == "lr" else None,
+        "one_cycle": recommendation.one_cycle if args.param == "lr" else None,
+        "command": _command(args, recommendation),
+        "methods": {a.method: a.value for a in result.suggestions},
+        "stop_reason": result.stop_reason,
+        "steps": len(result.values),
+        "run_dir": str(folder),
+    }
+    if recommendation.confirmation is not None:
+        trials = recommendation.confirmation.trials
+        report["confirmation"] = {
+            "metric": recommendation.confirmation.metric,
+            "trials": [{"lr": t.lr, "score": t.score if math.isfinite(t.score) else None} for t in trials],
+        }
+    return report
+
+
+def _write(args: argparse.Namespace, result: RangeTestResult, report: dict[str, Any], folder: Path) -> None:
+    from lrlab.finder import plot_range_test, write_range_test
+    from lrlab.report.plots import save_figure
+
+    write_range_test(result, folder, {"recommendation": report})
+    figure = plot_range_test(result)
+    save_figure(figure, folder / "range_test.png")
+    if args.plot is not None:
+        _say(args, f"wrote {save_figure(figure, args.plot)}")
+    _say(args, f"wrote {folder}")
+
+
+def _print_table(result: RangeTestResult, recommendation: Recommendation, report: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table()
+    for column in ("method", result.param, "how"):
+        table.add_column(column, justify="right" if column == result.param else "left")
+    for answer in result.suggestions:
+        shown = "—" if answer.value is None else f"{answer.value:.3g}"
+        table.add_row(answer.method, shown, answer.reason if answer.value is not None else "no suggestion")
+    console = Console(file=sys.stdout, highlight=False)
+    console.print(table)
+    console.print(Text(f"stop reason: {result.stop_reason}"), soft_wrap=True)
+    value = recommendation.lr if result.param == "lr" else result.suggestion.value
+    if value is None:
+        console.print(Text(result.suggestion.reason), soft_wrap=True)
+        return
+    confidence = result.suggestion.confidence
+    shown = "" if confidence is None else f" (confidence {confidence:.2f})"
+    console.print(Text(f"suggested {result.param}: {value:.3g}{shown}"), soft_wrap=True)
+    if result.param == "lr" and recommendation.range is not None:
+        base, high = recommendation.range
+        console.print(Text(f"range (base, max): {base:.3g}, {high:.3g}; one-cycle with --lr {high:.3g}: "
+                           f"{recommendation.one_cycle}"), soft_wrap=True)  # fmt: skip
+        console.print(Text(f"train with: {report['command']}"), soft_wrap=True)

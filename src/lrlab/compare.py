@@ -1,0 +1,359 @@
+"""``compare``: an experiment's variants × seeds → runs through the same ``train``, optionally in
+parallel worker processes, then mean ± std over seeds per variant.
+
+The comparison directory (what ``lrlab report`` reads)::
+
+    <out>/<experiment name>/
+      experiment.toml              the resolved experiment, variants included, written first
+      runs/<variant>/seed<k>/      a run directory of lrlab.train.run (config.json, …, summary.json)
+      summary.csv                  one row per variant: aggregates over its seeds
+
+Run ``k`` of a variant trains with ``train.seed = <the variant's train.seed> + k``. A run is
+finished when its ``summary.json`` exists and is then never trained again; a started run is
+resumed from its checkpoint, so a killed comparison continues where it stopped when run again.
+A run folder whose ``config.json`` holds other settings is an error, not silently mixed in.
+An experiment without variants is compared as one variant named ``base``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import multiprocessing
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from lrlab.compare_summary import aggregate, summary_csv
+from lrlab.config import Experiment, Variant, resolve_variant, to_toml, validate
+from lrlab.errors import LrlabError, invalid
+
+EXPERIMENT_FILE = "experiment.toml"
+RUNS = "runs"
+SUMMARY_CSV = "summary.csv"
+BASE_VARIANT = "base"
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run of a comparison: variant ``variant``, seed number ``index`` (folder ``seed<index>``)."""
+
+    variant: str
+    index: int
+    experiment: Experiment
+
+    @property
+    def folder(self) -> Path:
+        """The run directory relative to the comparison directory."""
+        return Path(RUNS) / self.variant / f"seed{self.index}"
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """A finished run: its ``summary.json``; ``pid`` and ``seconds`` of the process that trained it
+    now (``None`` and 0 for a run finished by an earlier call)."""
+
+    spec: RunSpec
+    summary: dict[str, Any]
+    pid: int | None
+    seconds: float
+
+    @property
+    def skipped(self) -> bool:
+        """Whether the run was already finished before this call."""
+        return self.pid is None
+
+
+@dataclass(frozen=True)
+class ComparisonResult:
+    """The comparison directory, every run (in :func:`expand` order), the rows of ``summary.csv``
+    and the HTML report (``None`` when not built)."""
+
+    directory: Path
+    runs: tuple[RunReport, ...]
+    rows: tuple[dict[str, Any], ...]
+    report: Path | None
+
+
+def expand(experiment: Experiment, seeds: int | None = None) -> list[RunSpec]:
+    """Variants × seeds as runs, seed by seed (every variant's first seed comes first).
+
+    Args:
+        experiment: shared settings and ``[[variant]]`` tables.
+        seeds: runs per variant (default: ``experiment.seeds``).
+    """
+    count = experiment.seeds if seeds is None else seeds
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 1000:
+        raise invalid("seeds", "an integer in [1, 1000]", count)
+    variants = experiment.variant or [Variant(name=BASE_VARIANT)]
+    resolved = [(variant.name, resolve_variant(experiment, variant)) for variant in variants]
+    return [RunSpec(name, k, _with_seed(shared, k)) for k in range(count) for name, shared in resolved]
+
+
+def _with_seed(experiment: Experiment, index: int) -> Experiment:
+    data = experiment.model_dump()
+    data["train"]["seed"] += index
+    data["seeds"] = 1
+    return validate(data)
+
+
+def worker_threads(jobs: int) -> int:
+    """Torch threads per worker: the CPUs this process may use divided among ``jobs`` workers
+    (at least 1), and at most ``$OMP_NUM_THREADS`` when that is set."""
+    threads = max(1, _cpus() // max(1, jobs))
+    limit = os.environ.get("OMP_NUM_THREADS", "")
+    return min(threads, int(limit)) if limit.isdigit() and int(limit) >= 1 else threads
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a comparison will do, known once every check has passed: its directory, every run
+    (in :func:`expand` order), the summaries of those finished before, and the worker count."""
+
+    directory: Path
+    specs: tuple[RunSpec, ...]
+    done: dict[Path, dict[str, Any]]
+    workers: int
+
+    @property
+    def pending(self) -> list[RunSpec]:
+        """The runs still to train (or to resume)."""
+        return [spec for spec in self.specs if spec.folder not in self.done]
+
+
+class Progress(Protocol):
+    """Told when the checks have passed, and of each run as it finishes (finished ones first)."""
+
+    def start(self, plan: Plan) -> None:
+        """Every check passed; training begins."""
+
+    def finished(self, run: RunReport) -> None:
+        """``run`` finished (or had finished before)."""
+
+
+def plan(
+    experiment: Experiment, *, out: str | Path = "runs", jobs: int = 1, seeds: int | None = None
+) -> Plan:
+    """Check everything before the first run starts: settings, each dataset (loaded once, so
+    missing files are an error here), each variant's model and optimizer, and old run folders.
+    Writes nothing; the arguments are those of :func:`compare`."""
+    specs = tuple(expand(experiment, seeds))
+    workers = _check_jobs(jobs)
+    directory = Path(out).expanduser() / experiment.name
+    done = _finished(specs, directory)
+    check_runs_can_start([spec for spec in specs if spec.folder not in done])
+    return Plan(directory, specs, done, min(workers, max(1, len(specs) - len(done))))
+
+
+def compare(
+    experiment: Experiment,
+    *,
+    out: str | Path = "runs",
+    jobs: int = 1,
+    seeds: int | None = None,
+    progress: Progress | None = None,
+    report: bool = True,
+) -> ComparisonResult:
+    """Train every pending run of ``experiment`` and summarize them in ``<out>/<name>/``, after
+    the checks of :func:`plan`.
+
+    Args:
+        experiment: the comparison (see :func:`expand`).
+        out: parent of the comparison directory.
+        jobs: worker processes (``0``: one per CPU); with 1, runs train in this process.
+        seeds: runs per variant (default: ``experiment.seeds``).
+        progress: told when training starts and as each run finishes.
+        report: build the HTML report when :mod:`lrlab.report` offers ``build_report``.
+
+    Raises:
+        LrlabError: bad settings, a missing dataset, or run folders holding other settings.
+    """
+    from lrlab.train.logging import write_text_atomic
+
+    planned = plan(experiment, out=out, jobs=jobs, seeds=seeds)
+    count = len(planned.specs) // len(_names(planned.specs))
+    resolved = validate({**experiment.model_dump(), "seeds": count})
+    write_text_atomic(planned.directory / EXPERIMENT_FILE, to_toml(resolved))
+    if progress is not None:
+        progress.start(planned)
+    reports = {
+        folder: RunReport(spec, planned.done[folder], None, 0.0)
+        for spec in planned.specs
+        if (folder := spec.folder) in planned.done
+    }
+    for earlier in reports.values():
+        _notify(progress, earlier)
+    for trained in _train_all(planned.pending, planned.directory, planned.workers, progress):
+        reports[trained.spec.folder] = trained
+    runs = tuple(reports[spec.folder] for spec in planned.specs)
+    rows = tuple(aggregate(_names(planned.specs), [(run.spec.variant, run.summary) for run in runs]))
+    write_text_atomic(planned.directory / SUMMARY_CSV, summary_csv(rows))
+    return ComparisonResult(
+        planned.directory, runs, rows, _build_report(planned.directory) if report else None
+    )
+
+
+def _names(specs: Sequence[RunSpec]) -> list[str]:
+    return list(dict.fromkeys(spec.variant for spec in specs))
+
+
+def _check_jobs(jobs: int) -> int:
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 0:
+        raise invalid("jobs", "an integer >= 0 (0: one per CPU)", jobs)
+    return jobs or _cpus()
+
+
+def _cpus() -> int:
+    """The CPUs this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _notify(progress: Progress | None, run: RunReport) -> None:
+    if progress is not None:
+        progress.finished(run)
+
+
+def _finished(specs: Iterable[RunSpec], directory: Path) -> dict[Path, dict[str, Any]]:
+    """The summaries of finished runs by folder; refuse folders that hold other settings."""
+    done: dict[Path, dict[str, Any]] = {}
+    for spec in specs:
+        folder = directory / spec.folder
+        _check_settings(folder, spec.experiment)
+        if (folder / "summary.json").is_file():
+            done[spec.folder] = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    return done
+
+
+def _check_settings(folder: Path, experiment: Experiment) -> None:
+    try:
+        recorded = json.loads((folder / "config.json").read_text(encoding="utf-8"))["experiment"]
+    except FileNotFoundError:
+        return
+    except (ValueError, KeyError, TypeError):
+        raise LrlabError(
+            f"{folder / 'config.json'} is damaged; delete the folder {folder} to retrain it."
+        ) from None
+    expected = experiment.model_dump(mode="json")
+    key = next(_differences(recorded, expected, ""), None)
+    if key is not None:
+        raise LrlabError(
+            f"{folder} holds a run with other settings ({key}); delete it, or pass --out DIR or "
+            "--name NAME to start a new comparison."
+        )
+
+
+def _differences(old: object, new: object, path: str) -> Iterator[str]:
+    """Paths where ``old`` and ``new`` differ, as ``key: old → new`` (``task.data_dir`` ignored)."""
+    if isinstance(old, Mapping) and isinstance(new, Mapping):
+        for key in sorted(set(old) | set(new)):
+            if f"{path}{key}" != "task.data_dir":
+                yield from _differences(old.get(key), new.get(key), f"{path}{key}.")
+    elif old != new:
+        yield f"{path.rstrip('.')}: {old!r} → {new!r}"
+
+
+def check_runs_can_start(specs: Sequence[RunSpec]) -> None:
+    """Load each distinct dataset once (downloading it when it can, as ``train`` would) and build
+    each distinct model and optimizer, so that bad input fails before any training."""
+    from lrlab.data import load_dataset
+    from lrlab.models import build_model
+    from lrlab.optim import build_optimizer
+    from lrlab.train.run import freeze, load_weights
+
+    shapes: dict[tuple[str, str | None], tuple[tuple[int, ...], int]] = {}
+    checked: set[str] = set()
+    for spec in specs:
+        task, finetune, optimizer = spec.experiment.task, spec.experiment.finetune, spec.experiment.optimizer
+        key = (task.dataset, task.data_dir)
+        if key not in shapes:
+            data = load_dataset(
+                task.dataset,
+                data_dir=task.data_dir,
+                val_fraction=task.val_fraction,
+                seed=spec.experiment.train.seed,
+            )
+            shapes[key] = (tuple(data.input_shape), data.output_size)
+        setup = json.dumps([key, task.model, finetune.model_dump(), optimizer.model_dump()], sort_keys=True)
+        if setup in checked:
+            continue
+        checked.add(setup)
+        try:
+            model = build_model(task.model, *shapes[key])
+            if finetune.init_from is not None:
+                load_weights(model, Path(finetune.init_from).expanduser())
+            frozen = freeze(model, finetune.freeze)
+            params = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
+            build_optimizer(
+                params if frozen else model,
+                optimizer.name,
+                optimizer.lr,
+                decay_norm_and_bias=optimizer.decay_norm_and_bias,
+                lr_multipliers=optimizer.lr_multipliers,
+            )
+        except (LrlabError, RuntimeError) as error:  # torch says "size mismatch" etc. as RuntimeError
+            raise LrlabError(f"variant {spec.variant!r}: {error}") from None
+
+
+def _train_all(
+    pending: Sequence[RunSpec], directory: Path, jobs: int, progress: Progress | None
+) -> list[RunReport]:
+    if not pending:
+        return []
+    threads = worker_threads(jobs)
+    if jobs == 1:
+        return _train_here(pending, directory, threads, progress)
+    context = multiprocessing.get_context("spawn")  # no forked torch state; works on every OS
+    reports = []
+    pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker, initargs=(threads,))
+    try:
+        futures: list[Future[RunReport]] = [pool.submit(run_one, spec, directory) for spec in pending]
+        for future in as_completed(futures):
+            reports.append(future.result())
+            _notify(progress, reports[-1])
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return reports
+
+
+def _train_here(
+    pending: Sequence[RunSpec], directory: Path, threads: int, progress: Progress | None
+) -> list[RunReport]:
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        reports = []
+        for spec in pending:
+            reports.append(run_one(spec, directory))
+            _notify(progress, reports[-1])
+        return reports
+    finally:
+        torch.set_num_threads(before)
+
+
+def _start_worker(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def run_one(spec: RunSpec, directory: Path) -> RunReport:
+    """Train (or resume) one run into ``directory / spec.folder``, quietly."""
+    from lrlab.train.run import train
+
+    started = time.perf_counter()
+    result = train(spec.experiment, run_dir=directory / spec.folder, resume=True, quiet=True)
+    return RunReport(spec, result.summary, os.getpid(), time.perf_counter() - started)
+
+
+def _build_report(directory: Path) -> Path | None:
+    """The report page, when :mod:`lrlab.report` offers ``build_report`` (it may not yet)."""
+    build: Callable[[Path], Path] | None = getattr(
+        importlib.import_module("lrlab.report"), "build_report", None
+    )
+    return None if build is None else build(directory)

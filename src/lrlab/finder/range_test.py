@@ -1,0 +1,202 @@
+"""``find_lr`` and ``range_test``: run the sweep, read the suggestions, return a frozen result.
+
+>>> import torch
+>>> from lrlab.data import load_dataset
+>>> from lrlab.models import build_model
+>>> from lrlab.optim import build_optimizer
+>>> data = load_dataset("digits")
+>>> _ = torch.manual_seed(0)
+>>> model = build_model("mlp(widths=[32])", data.input_shape, 10)
+>>> optimizer = build_optimizer(model, "sgd(momentum=0.9)", lr=0.1)
+>>> result = find_lr(model, data, optimizer, config=SweepConfig(device="cpu"))
+>>> result.suggestion.ok, 1e-4 < result.suggested_lr < 1.0
+(True, True)
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from lrlab.data import Data
+from lrlab.errors import invalid
+from lrlab.finder.curve import Curve
+from lrlab.finder.suggest import Suggestion, combine, edge, suggest
+from lrlab.finder.sweep import Param, Sweep, SweepConfig, Trace, default_sweep, run_sweep
+
+STEPS_CSV = "steps.csv"
+SUMMARY_JSON = "summary.json"
+
+
+@dataclass(frozen=True)
+class RangeTestResult:
+    """A range test: the values tried, the raw and smoothed losses, the suggestions, and why
+    it stopped. ``values`` are LRs for an LR test (also as :attr:`lrs`). ``smoothed`` is the
+    debiased EMA the divergence stop used; ``trend`` the centred smoothing the suggestions read
+    (both ``nan`` after a non-finite loss). ``suggestion`` is the default; ``suggestions`` every
+    single method's answer. ``repeats`` counts the sweeps behind the default's confidence.
+    """
+
+    param: Param
+    values: tuple[float, ...]
+    losses: tuple[float, ...]
+    smoothed: tuple[float, ...]
+    trend: tuple[float, ...]
+    stop_reason: str
+    suggestion: Suggestion
+    suggestions: tuple[Suggestion, ...]
+    momentum: float
+    repeats: int
+    seconds: float
+
+    @property
+    def lrs(self) -> tuple[float, ...]:
+        """The LRs tried (for an LR test)."""
+        return self.values
+
+    @property
+    def suggested_lr(self) -> float | None:
+        """The default suggestion's value, or ``None`` (see ``suggestion.reason``)."""
+        return self.suggestion.value
+
+    def method(self, name: str) -> Suggestion:
+        """The suggestion of the method ``name``."""
+        for answer in self.suggestions:
+            if answer.method == name:
+                return answer
+        raise invalid("name", f"one of {', '.join(a.method for a in self.suggestions)}", name)
+
+    def rows(self) -> list[dict[str, float]]:
+        """One row per step: ``step``, the value (``lr`` …), ``loss``, ``smoothed``, ``trend``."""
+        return [
+            {"step": float(i), self.param: v, "loss": loss, "smoothed": s, "trend": t}
+            for i, (v, loss, s, t) in enumerate(
+                zip(self.values, self.losses, self.smoothed, self.trend, strict=True)
+            )
+        ]
+
+    def summary(self) -> dict[str, Any]:
+        """The result without the per-step arrays, as JSON-ready data."""
+        return {
+            "param": self.param,
+            "suggested": _suggestion_data(self.suggestion),
+            "methods": {a.method: _suggestion_data(a) for a in self.suggestions},
+            "stop_reason": self.stop_reason,
+            "steps": len(self.values),
+            "range": [self.values[0], self.values[-1]] if self.values else [],
+            "momentum": self.momentum,
+            "repeats": self.repeats,
+            "seconds": self.seconds,
+        }
+
+
+def _suggestion_data(answer: Suggestion) -> dict[str, Any]:
+    return {
+        "value": answer.value,
+        "step": answer.index,
+        "confidence": answer.confidence,
+        "reason": answer.reason,
+    }
+
+
+def optimizer_momentum(optimizer: torch.optim.Optimizer) -> float:
+    """The momentum of the first param group: SGD's/RMSprop's ``momentum``, Adam's first beta."""
+    group = optimizer.param_groups[0]
+    if "betas" in group:
+        return float(group["betas"][0])
+    return float(group.get("momentum", 0.0) or 0.0)
+
+
+def find_lr(
+    model: nn.Module,
+    data: Data,
+    optimizer: torch.optim.Optimizer,
+    *,
+    sweep: Sweep | None = None,
+    config: SweepConfig | None = None,
+    repeats: int = 1,
+) -> RangeTestResult:
+    """The LR range test: sweep the LR of ``optimizer`` over ``sweep`` (default: by optimizer
+    family, see :func:`~lrlab.finder.sweep.default_sweep`) while training ``model`` on ``data``.
+
+    ``repeats > 1`` runs that many sweeps with seeds ``seed, seed + 1, …``: the suggestion is
+    their median and its confidence counts their agreement. The model and optimizer are left
+    exactly as they were.
+    """
+    return range_test(model, data, optimizer, "lr", sweep=sweep, config=config, repeats=repeats)
+
+
+def range_test(
+    model: nn.Module,
+    data: Data,
+    optimizer: torch.optim.Optimizer,
+    param: Param = "lr",
+    *,
+    sweep: Sweep | None = None,
+    config: SweepConfig | None = None,
+    repeats: int = 1,
+) -> RangeTestResult:
+    """A range test of ``param`` ("lr", "weight_decay" or "momentum"; the others at the
+    optimizer's current values). Tests of weight decay and momentum suggest the ``edge`` (the
+    largest value before the loss turns up, moved back for lag)."""
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
+        raise invalid("repeats", "an integer >= 1", repeats)
+    config = config or SweepConfig()
+    ladder = sweep or default_sweep(optimizer, param)
+    momentum = 0.0 if param == "momentum" else optimizer_momentum(optimizer)
+    traces: list[Trace] = []
+    for offset in range(repeats):
+        seeded = SweepConfig(**{**config.__dict__, "seed": config.seed + offset})
+        traces.append(run_sweep(model, data, optimizer, ladder, param, seeded))
+    curves = [Curve.of(t.values, t.losses, momentum) for t in traces]
+    first = traces[0]
+    if param == "lr":
+        default, answers = combine(curves), tuple(suggest(curves[0], _SINGLE).values())
+    else:
+        default, answers = edge(curves[0]), (edge(curves[0]),)
+    trend = [*curves[0].smooth_loss.tolist(), *[math.nan] * (len(first.losses) - len(curves[0]))]
+    return RangeTestResult(
+        param=param,
+        values=first.values,
+        losses=first.losses,
+        smoothed=first.smoothed,
+        trend=tuple(trend),
+        stop_reason=first.stop_reason,
+        suggestion=default,
+        suggestions=answers,
+        momentum=momentum,
+        repeats=repeats,
+        seconds=sum(t.seconds for t in traces),
+    )
+
+
+_SINGLE = ("edge", "steepest", "valley", "minimum")
+
+
+def write_range_test(
+    result: RangeTestResult, folder: str | Path, extra: Mapping[str, Any] | None = None
+) -> Path:
+    """Write ``steps.csv`` (one row per step) and ``summary.json`` (``result.summary()`` plus
+    ``extra``) into ``folder``, each atomically; return the folder."""
+    from lrlab.train.logging import write_text_atomic
+
+    target = Path(folder)
+    buffer = io.StringIO()
+    columns = ["step", result.param, "loss", "smoothed", "trend"]
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for row in result.rows():
+        writer.writerow({key: int(v) if key == "step" else repr(v) for key, v in row.items()})
+    write_text_atomic(target / STEPS_CSV, buffer.getvalue())
+    summary = result.summary() | dict(extra or {})
+    write_text_atomic(target / SUMMARY_JSON, json.dumps(summary, indent=2, allow_nan=False) + "\n")
+    return target

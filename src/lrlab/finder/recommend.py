@@ -1,0 +1,160 @@
+"""From a suggestion to what to train with: an LR, a (base, max) range, schedule specs, and an
+optional confirmation by a few short trainings.
+
+The specs are multipliers of the base LR, as every lrlab schedule is: ``schedule`` is meant for
+``--lr <lr>``, ``one_cycle`` for ``--lr <max>``. Both are accepted as they are by
+``lrlab train --schedule``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from lrlab.data import Data
+from lrlab.errors import invalid
+from lrlab.finder.range_test import RangeTestResult
+from lrlab.schedules import cosine, one_cycle, warmup
+from lrlab.train.loop import fit
+from lrlab.train.state import FitConfig
+
+RANGE_FACTOR = 3.0  # the cyclic range spans suggestion / 3 … suggestion × 3 (capped, see below)
+WARMUP_SHARE = 0.05  # of the training steps, at least one
+CONFIRM_STEP = 3.0  # confirmation trainings are this factor apart
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One confirmation training: its LR, its score, and how its fit ended."""
+
+    lr: float
+    score: float
+    stop_reason: str
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """Short trainings around a suggestion; ``best_lr`` scored best on ``metric``."""
+
+    metric: str
+    trials: tuple[Trial, ...]
+    best_lr: float
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """What to train with: ``lr`` (or ``None`` with ``reason``), its ``confidence``, a
+    ``(base, max)`` range for cyclic and one-cycle schedules, and two ready specs: ``schedule``
+    (warmup then cosine, for ``--lr lr``) and ``one_cycle`` (for ``--lr max``)."""
+
+    lr: float | None
+    confidence: float
+    reason: str
+    range: tuple[float, float] | None
+    schedule: str | None
+    one_cycle: str | None
+    steps: int
+    confirmation: Confirmation | None = None
+
+
+def confirm_factors(trainings: int) -> list[float]:
+    """The LR factors of ``trainings`` confirmation runs: powers of 3 around 1, lower first
+    (3 → ×1/3, ×1, ×3; 2 → ×1/3, ×1).
+
+    >>> [round(f, 3) for f in confirm_factors(4)]
+    [0.111, 0.333, 1.0, 3.0]
+    """
+    if isinstance(trainings, bool) or not isinstance(trainings, int) or trainings < 1:
+        raise invalid("trainings", "an integer >= 1", trainings)
+    low = -(trainings // 2)
+    return [CONFIRM_STEP**k for k in range(low, low + trainings)]
+
+
+def confirm(
+    build: Callable[[float], tuple[nn.Module, torch.optim.Optimizer]],
+    data: Data,
+    lr: float,
+    *,
+    trainings: int = 3,
+    config: FitConfig | None = None,
+) -> Confirmation:
+    """Train ``trainings`` fresh models (``build(lr)`` gives a model and its optimizer) at
+    :func:`confirm_factors` × ``lr`` with ``config`` (default: 1 epoch) and keep the best by
+    validation accuracy (classification) or validation loss (regression)."""
+    if not (math.isfinite(lr) and lr > 0):
+        raise invalid("lr", "a finite number > 0", lr)
+    config = config or FitConfig(epochs=1, quiet=True)
+    metric = "val_acc" if data.task == "classification" else "val_loss"
+    trials = []
+    for factor in confirm_factors(trainings):
+        model, optimizer = build(lr * factor)
+        result = fit(model, data, optimizer, config=config)
+        value = result.final.get(metric, math.nan)
+        trials.append(Trial(lr * factor, value, result.stop_reason))
+    best = max(trials, key=lambda t: _rank(t.score, metric))
+    return Confirmation(metric, tuple(trials), best.lr)
+
+
+def _rank(score: float, metric: str) -> float:
+    if not math.isfinite(score):
+        return -math.inf
+    return score if metric == "val_acc" else -score
+
+
+def recommend(
+    result: RangeTestResult, steps: int, confirmation: Confirmation | None = None
+) -> Recommendation:
+    """The recommendation for a training of ``steps`` updates.
+
+    The LR is the confirmed one when there is a confirmation, else the suggestion. The range is
+    ``(lr / 3, min(3 lr, LR of the lowest loss))``: a cycle never peaks beyond where the sweep's
+    loss stopped falling.
+    """
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 2:
+        raise invalid("steps", "an integer >= 2 (the training's updates)", steps)
+    answer = result.suggestion
+    lr = confirmation.best_lr if confirmation is not None else answer.value
+    confidence = answer.confidence or 0.0
+    if lr is None:
+        return Recommendation(None, 0.0, answer.reason, None, None, None, steps, confirmation)
+    top = _lowest_loss_lr(result) or lr * RANGE_FACTOR
+    high = max(min(lr * RANGE_FACTOR, top), lr)
+    base = lr / RANGE_FACTOR
+    return Recommendation(
+        lr=lr,
+        confidence=confidence,
+        reason=answer.reason,
+        range=(base, high),
+        schedule=warmup_cosine(steps),
+        one_cycle=str(one_cycle(steps=steps, start=_round(base / high))),
+        steps=steps,
+        confirmation=confirmation,
+    )
+
+
+def warmup_cosine(steps: int) -> str:
+    """``warmup(steps=W, start=0.1) >> cosine(steps=steps - W, end=0.01)``, ``W`` 5% of steps.
+
+    >>> warmup_cosine(200)
+    'warmup(steps=10, start=0.1) >> cosine(steps=190, end=0.01)'
+    """
+    ramp = max(1, round(WARMUP_SHARE * steps))
+    return str(warmup(steps=ramp, start=0.1) >> cosine(steps=steps - ramp, end=0.01))
+
+
+def _lowest_loss_lr(result: RangeTestResult) -> float | None:
+    finite = [(t, v) for t, v in zip(result.trend, result.values, strict=True) if math.isfinite(t)]
+    return min(finite)[1] if finite else None
+
+
+def _round(value: float, digits: int = 3) -> float:
+    return float(f"{value:.{digits}g}")
+
+
+def factors_text(factors: Sequence[float]) -> str:
+    """``×1/3, ×1, ×3``: factors as the CLI shows them."""
+    return ", ".join(f"×{f:g}" if f >= 1 else f"×1/{round(1 / f):d}" for f in factors)

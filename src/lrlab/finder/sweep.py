@@ -1,0 +1,301 @@
+"""The range test's ladder and its run: train with a rising hyperparameter, record the loss,
+stop on divergence, and always put everything back.
+
+The run uses ``fit``'s pieces: the same in-memory :class:`~lrlab.data.Batches` (seeded the same
+way, augmentation off unless asked), the same loss, the same bf16 autocast on CUDA. It writes the
+ladder's value into every param group before each update (for the LR, each group keeps its ratio
+to the optimizer's base LR), so param groups with LR multipliers sweep together.
+
+Whatever happens (a finished ladder, a divergence, an exception, Ctrl-C), the model's weights and
+buffers, the optimizer's state and param groups, the model's train/eval mode and the Python,
+NumPy and torch random generators are restored bit for bit in a ``try/finally``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+from lrlab.data import Batches, Data, parse_augment
+from lrlab.errors import invalid
+from lrlab.train.checkpoint import rng_state, set_rng_state
+from lrlab.train.loop import _as_target, _forward, eval_split, evaluate, loss_function, resolve_device
+from lrlab.train.state import detached_copy
+
+Param = Literal["lr", "weight_decay", "momentum"]
+PARAMS: tuple[Param, ...] = ("lr", "weight_decay", "momentum")
+ADAPTIVE = (torch.optim.Adam, torch.optim.AdamW, torch.optim.RMSprop, torch.optim.Adagrad)
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """The values a range test tries, one per step, from ``start`` to ``end`` inclusive.
+
+    ``mode="exp"``: ``start * (end / start) ** (i / (steps - 1))``; ``"linear"``: evenly spaced.
+
+    >>> [round(v, 6) for v in Sweep(1e-3, 1.0, steps=4).values()]
+    [0.001, 0.01, 0.1, 1.0]
+    """
+
+    start: float
+    end: float
+    steps: int = 100
+    mode: Literal["exp", "linear"] = "exp"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps < 2:
+            raise invalid("steps", "an integer >= 2", self.steps)
+        if self.mode not in ("exp", "linear"):
+            raise invalid("mode", "'exp' or 'linear'", self.mode)
+        low = 0.0 if self.mode == "linear" else math.ulp(0.0)
+        for name in ("start", "end"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and math.isfinite(value) and value >= low):
+                kind = "a finite number >= 0" if self.mode == "linear" else "a finite number > 0"
+                raise invalid(name, kind, value)
+        if not self.end > self.start:
+            raise invalid("end", f"greater than start={self.start!r}", self.end)
+
+    def values(self) -> list[float]:
+        """The ladder, ``steps`` values with both endpoints."""
+        last = self.steps - 1
+        if self.mode == "linear":
+            return [self.start + (self.end - self.start) * i / last for i in range(self.steps)]
+        ratio = self.end / self.start
+        return [self.start * ratio ** (i / last) for i in range(self.steps)]
+
+
+def is_adaptive(optimizer: torch.optim.Optimizer) -> bool:
+    """Adam-family and other per-parameter adaptive optimizers (their useful LRs are smaller)."""
+    return isinstance(optimizer, ADAPTIVE)
+
+
+def default_sweep(optimizer: torch.optim.Optimizer, param: Param = "lr", steps: int = 100) -> Sweep:
+    """The ladder used when none is given, by optimizer family and hyperparameter.
+
+    LR: ``1e-6 → 1`` for adaptive optimizers (Adam's good LRs sit near 1e-3 and it blows up
+    around 0.1-1), ``1e-5 → 10`` for SGD (good LRs near 0.01-0.3). Weight decay ``1e-6 → 0.1``
+    (exponential); momentum ``0.5 → 0.99`` (linear).
+    """
+    if param == "weight_decay":
+        return Sweep(1e-6, 0.1, steps)
+    if param == "momentum":
+        return Sweep(0.5, 0.99, steps, mode="linear")
+    return Sweep(1e-6, 1.0, steps) if is_adaptive(optimizer) else Sweep(1e-5, 10.0, steps)
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """Settings of one range-test run.
+
+    ``divergence``: stop when the smoothed loss exceeds this multiple of the best smoothed loss
+    (or a loss is not finite). ``beta``: the EMA factor of the smoothing (debiased).
+    ``accumulation``: micro-batches per update (gradients averaged). ``validation``: record the
+    loss on the validation split after every update (Smith's original test; slow) instead of the
+    training batch's loss. ``augment``: an augmentation spec (off by default: the test measures
+    the optimization, not the regularization).
+    """
+
+    batch_size: int = 128
+    seed: int = 0
+    device: str = "auto"
+    beta: float = 0.98
+    divergence: float = 4.0
+    accumulation: int = 1
+    amp: bool = False
+    grad_clip: float | None = None
+    validation: bool = False
+    augment: str | None = None
+    eval_batch_size: int = 2048
+
+    def __post_init__(self) -> None:
+        for name in ("batch_size", "accumulation", "eval_batch_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise invalid(name, "an integer >= 1", value)
+        if not 0 <= self.beta < 1:
+            raise invalid("beta", "a number in [0, 1)", self.beta)
+        if not self.divergence > 1:
+            raise invalid("divergence", "a number > 1 (a multiple of the best smoothed loss)", self.divergence)
+        if self.grad_clip is not None and not self.grad_clip > 0:
+            raise invalid("grad_clip", "a number > 0 (or None)", self.grad_clip)
+
+
+@dataclass(frozen=True)
+class Trace:
+    """What one run recorded: the values tried, raw and smoothed losses, and why it stopped."""
+
+    param: Param
+    values: tuple[float, ...]
+    losses: tuple[float, ...]
+    smoothed: tuple[float, ...]
+    stop_reason: str
+    seconds: float
+
+
+class Smoother:
+    """Debiased exponential moving average: ``avg / (1 - beta ** n)`` after ``n`` values."""
+
+    def __init__(self, beta: float) -> None:
+        self.beta, self.average, self.count = beta, 0.0, 0
+
+    def __call__(self, value: float) -> float:
+        self.count += 1
+        self.average = self.beta * self.average + (1 - self.beta) * value
+        return self.average / (1 - self.beta**self.count)
+
+
+def set_param(optimizer: torch.optim.Optimizer, param: Param, value: float, ratios: list[float]) -> None:
+    """Write ``value`` into every group: the LR times the group's ratio to the base LR, the
+    momentum (Adam's first beta) as is, the weight decay into groups that are not exempt."""
+    for group, ratio in zip(optimizer.param_groups, ratios, strict=True):
+        if param == "lr":
+            group["lr"] = value * ratio
+        elif param == "momentum" and "betas" in group:
+            group["betas"] = (value, group["betas"][1])
+        elif param == "momentum":
+            group["momentum"] = value
+        elif not _decay_exempt(group):
+            group["weight_decay"] = value
+
+
+def _decay_exempt(group: dict[str, object]) -> bool:
+    params = group["params"]
+    return isinstance(params, list) and all(p.ndim <= 1 for p in params)
+
+
+def check_param(optimizer: torch.optim.Optimizer, param: str) -> Param:
+    """``param`` as a sweepable hyperparameter of ``optimizer``, or an error naming the fix."""
+    if param not in PARAMS:
+        raise invalid("param", "'lr', 'weight_decay' or 'momentum'", param)
+    group = optimizer.param_groups[0]
+    if param == "momentum" and "momentum" not in group and "betas" not in group:
+        fix = "Sweep momentum with sgd, rmsprop, adam or adamw."
+        raise invalid("param", f"a setting {type(optimizer).__name__} has", param, fix)
+    if param == "weight_decay" and "weight_decay" not in group:
+        raise invalid("param", f"a setting {type(optimizer).__name__} has", param)
+    return param  # type: ignore[return-value]  # checked against PARAMS above
+
+
+def run_sweep(
+    model: nn.Module,
+    data: Data,
+    optimizer: torch.optim.Optimizer,
+    sweep: Sweep,
+    param: Param = "lr",
+    config: SweepConfig | None = None,
+) -> Trace:
+    """Train ``model`` for ``sweep.steps`` updates, the ``param`` of ``optimizer`` following the
+    ladder, and record the losses; restore every state afterwards, whatever happens.
+
+    The model is moved to the config's device (as ``fit`` does); its values come back exactly.
+    """
+    config = config or SweepConfig()
+    param = check_param(optimizer, param)
+    device = resolve_device(config.device)
+    model.to(device)
+    saved = _save(model, optimizer)
+    try:
+        return _sweep(model, data, optimizer, sweep, param, config, device)
+    finally:
+        _restore(model, optimizer, saved)
+
+
+def _save(model: nn.Module, optimizer: torch.optim.Optimizer) -> dict[str, object]:
+    return {
+        "model": detached_copy(model.state_dict()),
+        "optimizer": detached_copy(optimizer.state_dict()),
+        "training": [module.training for module in model.modules()],
+        "rng": rng_state(),
+    }
+
+
+def _restore(model: nn.Module, optimizer: torch.optim.Optimizer, saved: dict[str, object]) -> None:
+    model.load_state_dict(saved["model"])  # type: ignore[arg-type]
+    optimizer.load_state_dict(detached_copy(saved["optimizer"]))
+    for module, training in zip(model.modules(), saved["training"], strict=True):  # type: ignore[call-overload]
+        module.training = training
+    set_rng_state(saved["rng"])  # type: ignore[arg-type]
+
+
+def _batches(data: Data, config: SweepConfig, device: torch.device) -> Iterator[tuple[Tensor, Tensor]]:
+    """``fit``'s batches, epoch after epoch, for as long as the sweep needs them."""
+    augment = parse_augment(config.augment) if config.augment else None
+    batches = Batches(
+        data.x_train.to(device), data.y_train.to(device), config.batch_size, seed=config.seed, augment=augment
+    )
+    epoch = 0
+    while True:
+        yield from batches.epoch(epoch)
+        epoch += 1
+
+
+def _sweep(
+    model: nn.Module,
+    data: Data,
+    optimizer: torch.optim.Optimizer,
+    sweep: Sweep,
+    param: Param,
+    config: SweepConfig,
+    device: torch.device,
+) -> Trace:
+    import time
+
+    began = time.perf_counter()
+    torch.manual_seed(config.seed)  # dropout draws the same masks as a fit with this seed would
+    base = float(optimizer.defaults.get("lr", optimizer.param_groups[0]["lr"]))
+    ratios = [float(group["lr"]) / base for group in optimizer.param_groups]
+    criterion, forward = loss_function(data), _forward(model, device, config.amp)
+    held_out = eval_split(data, device) if config.validation else None
+    batches, smooth = _batches(data, config, device), Smoother(config.beta)
+    values, losses, smoothed, best = [], [], [], math.inf
+    reason = f"finished {sweep.steps} steps"
+    model.train()
+    for step, value in enumerate(sweep.values()):
+        set_param(optimizer, param, value, ratios)
+        loss = _update(model, optimizer, batches, criterion, forward, config)
+        if held_out is not None:
+            loss = evaluate(model, *held_out, data, config.eval_batch_size)["loss"]
+        values.append(value)
+        losses.append(loss)
+        if not math.isfinite(loss):
+            reason = f"diverged at step {step + 1}: loss {loss} at {param}={value:.3g}"
+            break
+        smoothed.append(smooth(loss))
+        best = min(best, smoothed[-1])
+        if step >= 4 and smoothed[-1] - best > (config.divergence - 1) * abs(best):
+            reason = (
+                f"diverged at step {step + 1}: smoothed loss {smoothed[-1]:.4g} > "
+                f"{config.divergence:g} × best {best:.4g} at {param}={value:.3g}"
+            )
+            break
+    smoothed += [math.nan] * (len(losses) - len(smoothed))
+    seconds = time.perf_counter() - began
+    return Trace(param, tuple(values), tuple(losses), tuple(smoothed), reason, seconds)
+
+
+def _update(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    batches: Iterator[tuple[Tensor, Tensor]],
+    criterion: nn.Module,
+    forward: object,
+    config: SweepConfig,
+) -> float:
+    """One optimizer update over ``accumulation`` micro-batches; the mean training loss."""
+    optimizer.zero_grad(set_to_none=True)
+    total = torch.zeros(())
+    for _ in range(config.accumulation):
+        x, y = next(batches)
+        loss = criterion(_as_target(forward(x).float(), y), y)  # type: ignore[operator]
+        (loss / config.accumulation).backward()
+        total = total.to(loss.device) + loss.detach()
+    if config.grad_clip is not None:
+        nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+    optimizer.step()
+    return float(total.item()) / config.accumulation

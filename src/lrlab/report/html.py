@@ -1,0 +1,267 @@
+"""The comparison report: one self-contained HTML page beside the runs.
+
+:func:`build_report` reads a comparison directory (see :mod:`lrlab.report.records`), rewrites
+``summary.csv`` and ``figures/`` (PNG and SVG) from the run directories alone, and writes
+``report.html``: the summary table, the figures (inline PNG data URIs), the experiment file and
+the versions to re-run it. The page needs no script, font or network; it reads on a laptop and
+on a phone (the table scrolls sideways, images shrink to the screen). Every string read from a
+file is escaped.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import shlex
+import struct
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from lrlab import __version__
+from lrlab.report.plots import LABELS, comparison_figures, save_comparison_figures, variant_colors
+from lrlab.report.records import (
+    EXPERIMENT,
+    SUMMARY_CSV,
+    RunRecord,
+    VariantRow,
+    aggregate,
+    load_runs,
+    read_experiment,
+    write_summary_csv,
+    write_text_atomic,
+)
+
+REPORT = "report.html"
+FIGURES = "figures"
+VERSION_KEYS = ("lrlab", "torch", "python", "numpy")
+
+
+@dataclass(frozen=True)
+class Page:
+    """What the page shows; every string is raw (escaped when rendered)."""
+
+    title: str
+    description: str
+    rows: Sequence[VariantRow]
+    colors: Mapping[str, str]
+    images: Mapping[str, bytes]  # figure name → PNG bytes
+    experiment_toml: str
+    versions: Mapping[str, Sequence[str]]
+    commands: Sequence[str]
+    footer: str
+
+
+def build_report(compare_dir: str | os.PathLike[str]) -> Path:
+    """Rebuild ``summary.csv``, ``figures/*.png|svg`` and ``report.html`` in ``compare_dir``
+    from its experiment.toml and run directories; return the path of ``report.html``.
+
+    Raises:
+        LrlabError: not a comparison directory, or a missing or damaged file (named).
+    """
+    root = Path(compare_dir)
+    records = load_runs(root)
+    toml_text, experiment = read_experiment(root)
+    rows = aggregate(records)
+    write_summary_csv(rows, root / SUMMARY_CSV)
+    figures = comparison_figures(records)
+    save_comparison_figures(figures, root / FIGURES)
+    name = str(experiment.get("name") or root.resolve().name)
+    page = Page(
+        title=name,
+        description=describe(experiment, records),
+        rows=rows,
+        colors=variant_colors(row.variant for row in rows),
+        images={key: (root / FIGURES / f"{key}.png").read_bytes() for key in figures},
+        experiment_toml=toml_text,
+        versions=collect_versions(records),
+        commands=rerun_commands(root, name),
+        footer=f"Written by lrlab {__version__} on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC "
+        f"from {len(records)} runs.",
+    )
+    return write_text_atomic(root / REPORT, render_page(page))
+
+
+def describe(experiment: Mapping[str, Any], records: Sequence[RunRecord]) -> str:
+    """The page's one-line description: the file's ``description`` key, else a summary of the
+    comparison from the runs' configs (values that differ between variants joined by " / ")."""
+    if isinstance(experiment.get("description"), str):
+        return str(experiment["description"])
+    variants = len({record.variant for record in records})
+    seeds = max(Counter(record.variant for record in records).values())
+
+    def each(part: str, key: str) -> str:
+        values = (((r.config.get("experiment") or {}).get(part) or {}).get(key, "?") for r in records)
+        return " / ".join(dict.fromkeys(map(str, values)))
+
+    lrs = " / ".join(dict.fromkeys(f"{record.lr:g}" for record in records))
+    return (
+        f"{variants} variant{'s' * (variants != 1)} × {seeds} seed{'s' * (seeds != 1)}: "
+        f"{each('task', 'model')} on {each('task', 'dataset')}, {each('optimizer', 'name')} with "
+        f"base LR {lrs}, {each('train', 'epochs')} epochs, the LR set per {each('train', 'interval')}."
+    )
+
+
+def rerun_commands(root: Path, name: str) -> list[str]:
+    """Commands that train the comparison again into a new folder and build its report
+    (``lrlab compare`` writes ``<out>/<name>/``)."""
+    out = root.parent / f"{root.name}-rerun"
+    return [
+        f"lrlab compare {shlex.quote(str(root / EXPERIMENT))} --out {shlex.quote(str(out))}",
+        f"lrlab report {shlex.quote(str(out / name))}",
+    ]
+
+
+def collect_versions(records: Iterable[RunRecord]) -> dict[str, list[str]]:
+    """Per package, the distinct versions the runs' config.json files record."""
+    versions: dict[str, list[str]] = {}
+    for record in records:
+        for key, value in record.versions.items():
+            if value not in versions.setdefault(key, []):
+                versions[key].append(value)
+    ordered = [key for key in VERSION_KEYS if key in versions] + sorted(set(versions) - set(VERSION_KEYS))
+    return {key: versions[key] for key in ordered}
+
+
+def render_page(page: Page) -> str:
+    """The HTML of ``page``."""
+    title = escape(page.title)
+    return "\n".join(
+        [
+            "<!DOCTYPE html>",
+            '<html lang="en">',
+            "<head>",
+            '<meta charset="utf-8">',
+            '<meta name="viewport" content="width=device-width, initial-scale=1">',
+            f"<title>{title} · lrlab report</title>",
+            f"<style>{CSS}</style>",
+            "</head>",
+            "<body>",
+            "<main>",
+            f'<header><p class="kicker">lrlab comparison</p><h1>{title}</h1>',
+            f'<p class="lede">{escape(page.description)}</p></header>',
+            _summary_section(page),
+            _figures_section(page),
+            _reproduce_section(page),
+            f"<footer>{escape(page.footer)}</footer>",
+            "</main>",
+            "</body>",
+            "</html>",
+            "",
+        ]
+    )
+
+
+def _summary_section(page: Page) -> str:
+    accuracy = any("final_val_acc" in row.stats for row in page.rows)
+    monitors = sorted({row.monitor for row in page.rows})
+    heads = ["variant", "seeds"]
+    heads += ["final val acc", "best val acc"] if accuracy else []
+    heads += ["final val loss", "best val loss", f"best epoch ({', '.join(monitors)})", "epochs"]
+    heads += ["stop reason(s)", "training time per run (s)"]
+    head = "".join(f'<th scope="col">{escape(text)}</th>' for text in heads)
+    body = "\n".join(_table_row(row, page.colors, accuracy) for row in page.rows)
+    return (
+        '<section id="summary"><h2>Summary</h2>'
+        f'<div class="table-wrap"><table><thead><tr>{head}</tr></thead>\n'
+        f"<tbody>\n{body}\n</tbody></table></div>"
+        '<p class="note">Mean ± sample standard deviation over seeds (a single seed shows its '
+        "value). Best: at the best epoch by the monitored metric, the epoch best.pt holds. "
+        f"The same numbers, and the test metrics, are in {SUMMARY_CSV}.</p></section>"
+    )
+
+
+def _table_row(row: VariantRow, colors: Mapping[str, str], accuracy: bool) -> str:
+    def cell(name: str, spec: str) -> str:
+        stat = row.stats.get(name)
+        return f"<td>{escape(stat.format(spec)) if stat else '—'}</td>"
+
+    swatch = f'<span class="swatch" style="background:{escape(colors.get(row.variant, "#888"))}"></span>'
+    cells = [f'<th scope="row">{swatch}{escape(row.variant)}</th>']
+    cells.append(f"<td>{escape(', '.join(map(str, row.seeds)))}</td>")
+    if accuracy:
+        cells += [cell("final_val_acc", ".4f"), cell("best_val_acc", ".4f")]
+    cells += [cell("final_val_loss", "#.4g"), cell("best_val_loss", "#.4g")]
+    cells += [cell("best_epoch", ".1f"), cell("epochs", ".1f")]
+    cells.append(f'<td class="reasons">{escape(row.reasons())}</td>')
+    cells.append(cell("seconds", "#.3g"))
+    return f"<tr>{''.join(cells)}</tr>"
+
+
+def _figures_section(page: Page) -> str:
+    items = []
+    for name, png in page.images.items():
+        label = LABELS.get(name, name)
+        width, height = png_size(png)
+        data = base64.b64encode(png).decode("ascii")
+        items.append(
+            f'<figure><img src="data:image/png;base64,{data}" width="{width}" height="{height}" '
+            f'alt="{escape(label)} against epoch, one curve per variant">'
+            f"<figcaption>{escape(label)}</figcaption></figure>"
+        )
+    return (
+        f'<section id="figures"><h2>Curves</h2><div class="figures">{"".join(items)}</div>'
+        f'<p class="note">Lines: the mean over seeds; bands: the lowest to the highest seed. '
+        f"The learning rates are drawn from the schedule specs. PNG and SVG files are in "
+        f"{FIGURES}/.</p></section>"
+    )
+
+
+def _reproduce_section(page: Page) -> str:
+    versions = "".join(
+        f"<tr><th scope='row'>{escape(key)}</th><td>{escape(', '.join(values))}</td></tr>"
+        for key, values in page.versions.items()
+    )
+    commands = escape("\n".join(page.commands))
+    return (
+        '<section id="reproduce"><h2>Reproduce</h2>'
+        "<p>Train the comparison again (into a new folder), then build its report:</p>"
+        f"<pre><code>{commands}</code></pre>"
+        f'<h3>Versions</h3><div class="table-wrap narrow"><table>{versions}</table></div>'
+        f"<h3>experiment.toml</h3><pre><code>{escape(page.experiment_toml)}</code></pre></section>"
+    )
+
+
+def png_size(png: bytes) -> tuple[int, int]:
+    """Width and height in pixels from a PNG's header."""
+    width, height = struct.unpack(">II", png[16:24])
+    return int(width), int(height)
+
+
+CSS = """
+:root { --fg: #1d2430; --muted: #5b6474; --line: #d9dee7; --bg: #fff; --panel: #f4f6fa; }
+* { box-sizing: border-box; }
+body { margin: 0; color: var(--fg); background: var(--bg);
+  font: 16px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; }
+main { max-width: 1280px; margin: 0 auto; padding: 1rem 1.25rem 2rem; }
+h1 { font-size: 1.7rem; margin: 0 0 .25rem; overflow-wrap: anywhere; }
+h2 { font-size: 1.25rem; margin: 2rem 0 .75rem; border-bottom: 1px solid var(--line); }
+h3 { font-size: 1rem; margin: 1.25rem 0 .5rem; }
+.kicker { margin: 0; color: var(--muted); font-size: .85rem; text-transform: uppercase;
+  letter-spacing: .06em; }
+.lede { margin: 0; color: var(--muted); }
+.note { color: var(--muted); font-size: .875rem; }
+.table-wrap { max-width: 100%; overflow-x: auto; border: 1px solid var(--line); border-radius: 6px; }
+.table-wrap.narrow { display: inline-block; }
+table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; font-size: .875rem; }
+th, td { padding: .4rem .5rem; border-bottom: 1px solid var(--line); text-align: right;
+  white-space: nowrap; }
+tr:last-child > * { border-bottom: 0; }
+thead th { background: var(--panel); font-weight: 600; white-space: normal; vertical-align: bottom; }
+thead th:first-child, thead th:nth-last-child(2) { text-align: left; }
+th[scope=row] { text-align: left; font-weight: 600; white-space: normal; overflow-wrap: anywhere;
+  min-width: 9rem; }
+td.reasons { text-align: left; white-space: normal; min-width: 11rem; }
+.swatch { display: inline-block; width: .8em; height: .8em; border-radius: 2px; margin-right: .45em; }
+.figures { display: grid; gap: 1rem; grid-template-columns: repeat(auto-fit, minmax(min(100%, 420px), 1fr)); }
+figure { margin: 0; border: 1px solid var(--line); border-radius: 6px; padding: .5rem; min-width: 0; }
+img { display: block; max-width: 100%; height: auto; }
+figcaption { color: var(--muted); font-size: .875rem; text-align: center; }
+pre { max-width: 100%; overflow-x: auto; background: var(--panel); padding: .75rem; border-radius: 6px;
+  font-size: .85rem; line-height: 1.4; }
+footer { margin-top: 2rem; color: var(--muted); font-size: .8rem; }
+"""
