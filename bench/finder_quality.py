@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
+import importlib.util
 import io
 import json
 import logging
@@ -212,27 +213,26 @@ def lightning_lr_find(case: Case, data: Data, seed: int) -> float | None:
 
 
 def anchors() -> dict[str, Callable[[Case, Data, int], float | None]]:
+    """The installed anchors by name (each missing one says so on stderr)."""
     found: dict[str, Callable[[Case, Data, int], float | None]] = {}
-    try:
-        import torch_lr_finder as _  # noqa: F401
-
-        found["torch-lr-finder"] = torch_lr_finder
-    except ImportError:
-        print("torch-lr-finder is not installed: its row is left out", file=sys.stderr)
-    try:
-        import lightning
-
-        for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
-            logging.getLogger(name).setLevel(logging.ERROR)
-        warnings.filterwarnings("ignore", module="lightning")
-        warnings.filterwarnings("ignore", module="torch_lr_finder")
-        found["lightning"] = lightning_lr_find
-    except ImportError:
-        print("Lightning is not installed: its row is left out", file=sys.stderr)
+    for name, module, function in (
+        ("torch-lr-finder", "torch_lr_finder", torch_lr_finder),
+        ("lightning", "lightning", lightning_lr_find),
+    ):
+        if importlib.util.find_spec(module) is None:
+            print(f"{name} is not installed: its row is left out", file=sys.stderr)
+        else:
+            found[name] = function
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", module="lightning")
+    warnings.filterwarnings("ignore", module="torch_lr_finder")
     return found
 
 
-def quietly(function: Callable[[Case, Data, int], float | None], case: Case, data: Data, seed: int) -> float | None:
+def quietly(
+    function: Callable[[Case, Data, int], float | None], case: Case, data: Data, seed: int
+) -> float | None:
     """Run an anchor without its progress bars and prints."""
     with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
         return function(case, data, seed)
@@ -250,14 +250,18 @@ def evaluate_case(case: Case, cache: Cache) -> tuple[dict[float, float], list[Ro
     seeds = range(case.seeds)
 
     def mean_score(lr: float) -> float:
-        return statistics.fmean(cache.get(f"{case.name}|{lr:.6g}|{s}", lambda s=s: score(case, data, lr, s)) for s in seeds)  # type: ignore[misc]
+        return statistics.fmean(
+            cache.get(f"{case.name}|{lr:.6g}|{s}", lambda s=s: score(case, data, lr, s)) for s in seeds
+        )  # type: ignore[misc]
 
     grid = {lr: mean_score(lr) for lr in case.grid}
     per_seed = [lrlab_suggestions(case, data, s) for s in seeds]
     names = list(per_seed[0])
     for name, function in anchors().items():
         for s, answers in zip(seeds, per_seed, strict=True):
-            answers[name] = cache.get(f"{case.name}|{name}|{s}", lambda f=function, s=s: quietly(f, case, data, s))  # type: ignore[misc]
+            answers[name] = cache.get(
+                f"{case.name}|{name}|{s}", lambda f=function, s=s: quietly(f, case, data, s)
+            )  # type: ignore[misc]
         names.append(name)
     rows = []
     for name in names:
@@ -285,18 +289,20 @@ def print_case(case: Case, grid: dict[float, float], rows: list[Row], variance: 
     best_lr = min(grid, key=grid.__getitem__) if regression else max(grid, key=grid.__getitem__)
     best = grid[best_lr]
     unit = "MSE" if regression else "acc %"
+    points = "gap R² pts" if regression else "gap pts"
     shown = (lambda v: f"{v:.4f}") if regression else (lambda v: f"{100 * v:.2f}")
     print(f"\n{case.name}: {case.model} / {case.optimizer}, {case.epochs} epochs, {case.seeds} seeds")
     print("  grid: " + "  ".join(f"{lr:g}:{shown(v)}" for lr, v in grid.items()))
     print(f"  oracle: lr {best_lr:g}, {unit} {shown(best)}")
-    print(f"  {'suggester':<20} {'suggested LRs (min–max)':<24} {unit:>8} {'gap':>7}")
+    print(f"  {'suggester':<20} {'suggested LRs (min–max)':<24} {unit:>8} {points:>11}")
     for row in rows:
         found = [lr for lr in row.lrs if lr is not None]
         span = f"{min(found):.3g}–{max(found):.3g}" if found else "none"
         span += f" ({len(row.lrs) - len(found)} none)" if found and len(found) < len(row.lrs) else ""
         value = "n/a" if row.score is None else shown(row.score)
-        points = gap(case, best, row.score, variance)
-        print(f"  {row.method:<20} {span:<24} {value:>8} {'n/a' if points is None else f'{points:.2f}':>7}")
+        difference = gap(case, best, row.score, variance)
+        shown_gap = "n/a" if difference is None else f"{difference:.2f}"
+        print(f"  {row.method:<20} {span:<24} {value:>8} {shown_gap:>11}")
 
 
 def overhead(rounds: int = 7) -> float:

@@ -294,17 +294,22 @@ def paired_ratios(timings: dict[str, list[Timing]], name: str) -> list[float]:
     return [run.per_epoch() / tight.per_epoch() for run, tight in pairs]
 
 
-def report(timings: dict[str, list[Timing]], epochs: int, rounds: int, skipped: list[str]) -> None:
+def header(epochs: int, rounds: int, load_before: float) -> None:
     machine = f"{platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads"
     versions = f"torch {torch.__version__}, lrlab {lrlab.__version__}, Python {platform.python_version()}"
     print(f"trainer overhead, LeNet on mnist-8k, batch {BATCH}, {epochs} epochs × {rounds} rounds")
     print(f"machine: {platform.node()} ({machine}; {versions})")
-    print(f"date: {datetime.datetime.now().astimezone().isoformat(timespec='seconds')}\n")
+    print(f"date: {datetime.datetime.now().astimezone().isoformat(timespec='seconds')}")
+    print(f"load average (1 min): {load_before:.2f} before, {os.getloadavg()[0]:.2f} after\n")
+
+
+def report(timings: dict[str, list[Timing]], skipped: list[str]) -> None:
     columns = ("s/epoch", 9), ("min", 8), ("max", 8), ("CPU s/ep", 10), ("setup s", 9), ("val_acc", 9)
-    columns += ("× tight", 9), ("paired", 8)
+    columns += ("× tight", 9), ("paired", 8), ("min/min", 9)
     header = "contender".ljust(23) + "".join(title.rjust(width) for title, width in columns)
     print(header + "\n" + "-" * len(header))
     tight = statistics.median(t.per_epoch() for t in timings["tight loop"])
+    tight_min = min(t.per_epoch() for t in timings["tight loop"])
     for name, runs in timings.items():
         per_epoch = [t.per_epoch() for t in runs]
         median = statistics.median(per_epoch)
@@ -314,9 +319,13 @@ def report(timings: dict[str, list[Timing]], epochs: int, rounds: int, skipped: 
         print(
             f"{name:<23}{median:>9.4f}{min(per_epoch):>8.4f}{max(per_epoch):>8.4f}{cpu:>10.4f}"
             f"{setup:>9.3f}{runs[-1].accuracy:>9.4f}{median / tight:>9.3f}{paired:>8.3f}"
+            f"{min(per_epoch) / tight_min:>9.3f}"
         )
     print("\n".join(skipped))
-    print("\n× tight: ratio of the medians; paired: median over rounds of the ratio within a round")
+    print(
+        "\n× tight: ratio of the medians; paired: median over rounds of the ratio within a round; "
+        "min/min: ratio of the fastest runs (the least disturbed by other load)"
+    )
     for name in timings:
         if name != "tight loop":
             ratios = paired_ratios(timings, name)
@@ -348,7 +357,10 @@ def main(argv: list[str] | None = None) -> int:
         skipped.append("Lightning: skipped (not installed; pip install lightning to include it)")
     else:
         contenders["Lightning"] = lightning_run
-    report(run_rounds(contenders, data, args.epochs, args.rounds), args.epochs, args.rounds, skipped)
+    load_before = os.getloadavg()[0]
+    timings = run_rounds(contenders, data, args.epochs, args.rounds)
+    header(args.epochs, args.rounds, load_before)
+    report(timings, skipped)
     return 0
 
 

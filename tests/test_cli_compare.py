@@ -121,7 +121,7 @@ def test_an_unknown_preset_suggests_the_closest(tmp_path: Path, capsys: pytest.C
 
 
 def test_no_arguments_compare_the_quickstart(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    # the real quickstart takes about 30 s (docs/benchmarks.md); here its settings at 1 epoch
+    # the real quickstart takes about 30 s (docs/compare.md); here its settings at 1 epoch
     args = ("compare", "--out", str(tmp_path), "--epochs", "1", "--seeds", "1", "--quiet", "--no-report")
     code, _, err = run_main(capsys, *args)
     assert code == 0, err

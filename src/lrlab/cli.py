@@ -24,6 +24,7 @@ from lrlab.commands import compare as compare_command
 from lrlab.commands import find_lr as find_lr_command
 from lrlab.commands import report as report_command
 from lrlab.commands import train as train_command
+from lrlab.commands import tune as tune_command
 from lrlab.errors import LrlabError, invalid
 
 if TYPE_CHECKING:
@@ -282,6 +283,14 @@ COMMANDS: tuple[Command, ...] = (
         examples=compare_command.EXAMPLES,
         add_arguments=compare_command.add_arguments,
         run=compare_command.run,
+    ),
+    Command(
+        name="tune",
+        summary=tune_command.SUMMARY,
+        description=tune_command.DESCRIPTION,
+        examples=tune_command.EXAMPLES,
+        add_arguments=tune_command.add_arguments,
+        run=tune_command.run,
     ),
     Command(
         name="report",

@@ -18,19 +18,21 @@ An experiment without variants is compared as one variant named ``base``.
 from __future__ import annotations
 
 import importlib
-import json
 import multiprocessing
 import os
+import signal
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from lrlab.compare_checks import check_runs_can_start, finished_runs
 from lrlab.compare_summary import aggregate, summary_csv
 from lrlab.config import Experiment, Variant, resolve_variant, to_toml, validate
-from lrlab.errors import LrlabError, invalid
+from lrlab.errors import invalid
 
 EXPERIMENT_FILE = "experiment.toml"
 RUNS = "runs"
@@ -144,7 +146,7 @@ def plan(
     specs = tuple(expand(experiment, seeds))
     workers = _check_jobs(jobs)
     directory = Path(out).expanduser() / experiment.name
-    done = _finished(specs, directory)
+    done = finished_runs(specs, directory)
     check_runs_can_start([spec for spec in specs if spec.folder not in done])
     return Plan(directory, specs, done, min(workers, max(1, len(specs) - len(done))))
 
@@ -217,87 +219,6 @@ def _notify(progress: Progress | None, run: RunReport) -> None:
         progress.finished(run)
 
 
-def _finished(specs: Iterable[RunSpec], directory: Path) -> dict[Path, dict[str, Any]]:
-    """The summaries of finished runs by folder; refuse folders that hold other settings."""
-    done: dict[Path, dict[str, Any]] = {}
-    for spec in specs:
-        folder = directory / spec.folder
-        _check_settings(folder, spec.experiment)
-        if (folder / "summary.json").is_file():
-            done[spec.folder] = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
-    return done
-
-
-def _check_settings(folder: Path, experiment: Experiment) -> None:
-    try:
-        recorded = json.loads((folder / "config.json").read_text(encoding="utf-8"))["experiment"]
-    except FileNotFoundError:
-        return
-    except (ValueError, KeyError, TypeError):
-        raise LrlabError(
-            f"{folder / 'config.json'} is damaged; delete the folder {folder} to retrain it."
-        ) from None
-    expected = experiment.model_dump(mode="json")
-    key = next(_differences(recorded, expected, ""), None)
-    if key is not None:
-        raise LrlabError(
-            f"{folder} holds a run with other settings ({key}); delete it, or pass --out DIR or "
-            "--name NAME to start a new comparison."
-        )
-
-
-def _differences(old: object, new: object, path: str) -> Iterator[str]:
-    """Paths where ``old`` and ``new`` differ, as ``key: old → new`` (``task.data_dir`` ignored)."""
-    if isinstance(old, Mapping) and isinstance(new, Mapping):
-        for key in sorted(set(old) | set(new)):
-            if f"{path}{key}" != "task.data_dir":
-                yield from _differences(old.get(key), new.get(key), f"{path}{key}.")
-    elif old != new:
-        yield f"{path.rstrip('.')}: {old!r} → {new!r}"
-
-
-def check_runs_can_start(specs: Sequence[RunSpec]) -> None:
-    """Load each distinct dataset once (downloading it when it can, as ``train`` would) and build
-    each distinct model and optimizer, so that bad input fails before any training."""
-    from lrlab.data import load_dataset
-    from lrlab.models import build_model
-    from lrlab.optim import build_optimizer
-    from lrlab.train.run import freeze, load_weights
-
-    shapes: dict[tuple[str, str | None], tuple[tuple[int, ...], int]] = {}
-    checked: set[str] = set()
-    for spec in specs:
-        task, finetune, optimizer = spec.experiment.task, spec.experiment.finetune, spec.experiment.optimizer
-        key = (task.dataset, task.data_dir)
-        if key not in shapes:
-            data = load_dataset(
-                task.dataset,
-                data_dir=task.data_dir,
-                val_fraction=task.val_fraction,
-                seed=spec.experiment.train.seed,
-            )
-            shapes[key] = (tuple(data.input_shape), data.output_size)
-        setup = json.dumps([key, task.model, finetune.model_dump(), optimizer.model_dump()], sort_keys=True)
-        if setup in checked:
-            continue
-        checked.add(setup)
-        try:
-            model = build_model(task.model, *shapes[key])
-            if finetune.init_from is not None:
-                load_weights(model, Path(finetune.init_from).expanduser())
-            frozen = freeze(model, finetune.freeze)
-            params = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
-            build_optimizer(
-                params if frozen else model,
-                optimizer.name,
-                optimizer.lr,
-                decay_norm_and_bias=optimizer.decay_norm_and_bias,
-                lr_multipliers=optimizer.lr_multipliers,
-            )
-        except (LrlabError, RuntimeError) as error:  # torch says "size mismatch" etc. as RuntimeError
-            raise LrlabError(f"variant {spec.variant!r}: {error}") from None
-
-
 def _train_all(
     pending: Sequence[RunSpec], directory: Path, jobs: int, progress: Progress | None
 ) -> list[RunReport]:
@@ -314,6 +235,11 @@ def _train_all(
         for future in as_completed(futures):
             reports.append(future.result())
             _notify(progress, reports[-1])
+    except BrokenProcessPool:
+        raise ChildProcessError(
+            "a worker process died (killed, or out of memory); run the same command again to continue: "
+            "finished runs are kept and started ones resume."
+        ) from None
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     return reports
@@ -339,7 +265,10 @@ def _train_here(
 def _start_worker(threads: int) -> None:
     import torch
 
+    # Ctrl-C ends a worker at once, as a kill would: its run resumes from its last checkpoint
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     torch.set_num_threads(threads)
+    importlib.import_module("lrlab.train.run")  # before the first run, so its time is the run's
 
 
 def run_one(spec: RunSpec, directory: Path) -> RunReport:

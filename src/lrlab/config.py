@@ -218,7 +218,7 @@ def _folder_name(value: str) -> str:
 
 class Experiment(Section):
     """One experiment file. ``name`` is the folder of its runs (``runs/<name>/<run>``);
-    ``seeds`` and ``variant`` are read by ``lrlab compare``."""
+    ``seeds`` and ``variant`` are read by ``lrlab compare``, ``search`` by ``lrlab tune``."""
 
     name: str = "default"
     schedule: str = "constant()"
@@ -231,6 +231,7 @@ class Experiment(Section):
     finetune: Finetune = Finetune()
     seeds: int = Field(default=1, ge=1, le=1000)
     variant: list[Variant] = Field(default_factory=list)
+    search: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("name")
     @classmethod
@@ -243,6 +244,13 @@ class Experiment(Section):
         from lrlab.schedules import parse
 
         return str(parse(value))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _search(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and isinstance(data.get("search"), Mapping):
+            return {**data, "search": search_table(data["search"])}
+        return data
 
     @model_validator(mode="after")
     def _variants(self) -> Experiment:
@@ -484,3 +492,14 @@ def _range(bounds: Mapping[str, object]) -> str:
         (lop, lo), (hop, hi) = low[0], high[0]
         return f" in {'[' if lop == 'ge' else '('}{lo}, {hi}{']' if hop == 'le' else ')'}"
     return "".join(f" {_SYMBOLS[op]} {bound}" for op, bound in low + high)
+
+
+# --- [search]: what `lrlab tune` searches ---------------------------------------------------------
+
+
+def search_table(table: Mapping[str, Any]) -> dict[str, str]:
+    """``[search]`` flattened to dotted keys (``[search.train] epochs`` → ``train.epochs``), each
+    distribution checked and in canonical form; the grammar is :mod:`lrlab.tune.grammar`'s."""
+    from lrlab.tune.grammar import normalize_search
+
+    return normalize_search(table)

@@ -23,7 +23,7 @@ from lrlab.finder.suggest import (
     minimum,
     register,
     steepest,
-    suggest,
+    suggest_all,
     valley,
 )
 from tests.finder.conftest import LADDER, plateau_descent_blowup
@@ -100,7 +100,9 @@ def assert_none(c: Curve, words: str) -> None:
         answer = method(c)
         assert answer.value is None and answer.index is None and words in answer.reason, answer
     answer = combine([c])
-    assert answer.value is None and answer.reason.startswith("no reliable suggestion") and words in answer.reason
+    assert (
+        answer.value is None and answer.reason.startswith("no reliable suggestion") and words in answer.reason
+    )
 
 
 def test_a_flat_curve_has_no_suggestion() -> None:
@@ -135,11 +137,11 @@ def test_a_curve_still_falling_at_the_end_halves_the_confidence() -> None:
 
 def test_suggest_runs_every_registered_method_and_rejects_unknown_names() -> None:
     c = curve(plateau_descent_blowup())
-    answers = suggest(c)
+    answers = suggest_all(c)
     assert set(answers) == set(METHODS) >= {"steepest", "valley", "minimum", "edge", "lrlab"}
     assert all(isinstance(a, Suggestion) and a.method == name for name, a in answers.items())
     with pytest.raises(LrlabError, match="did you mean 'valley'"):
-        suggest(c, ["vally"])
+        suggest_all(c, ["vally"])
 
 
 def test_a_registered_method_counts_in_the_confidence() -> None:
@@ -148,7 +150,7 @@ def test_a_registered_method_counts_in_the_confidence() -> None:
     register("far-away")(lambda c: Suggestion("far-away", c.values[0], 0, "the first LR"))
     try:
         after = combine([c]).confidence
-        assert "far-away" in suggest(c)
+        assert "far-away" in suggest_all(c)
     finally:
         del METHODS["far-away"]
     assert before is not None and after is not None and after < before

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from lrlab.config import Experiment
     from lrlab.finder import RangeTestResult, Recommendation
 
-SUMMARY = "find a learning rate with a range test, and a schedule to train with"
+SUMMARY = "suggest a learning rate and schedule with a range test"
 DESCRIPTION = (
     "Train briefly while the LR rises step by step (exponentially, 1e-5 to 10 for SGD, 1e-6 to 1\n"
     "for Adam-family optimizers, in 100 steps), read the loss curve, and suggest an LR with a\n"
@@ -55,13 +55,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``lrlab find-lr``."""
     parser.add_argument("experiment", nargs="?", metavar="EXPERIMENT.toml", help="an experiment file")
     task = parser.add_argument_group("task (as in lrlab train)")
-    task.add_argument("--dataset", "--data", metavar="SPEC", help="digits, mnist, idx(…), pkg.module:function")
+    task.add_argument(
+        "--dataset", "--data", metavar="SPEC", help="digits, mnist, idx(…), pkg.module:function"
+    )
     task.add_argument("--model", metavar="SPEC", help="lenet, cifar-cnn, mlp(…), linear, pkg.module:function")
     task.add_argument("--val-fraction", type=float, metavar="F", help="share of train held out")
     task.add_argument("--data-dir", metavar="DIR", help="where downloaded datasets live")
-    task.add_argument("--optimizer", metavar="SPEC", help='e.g. "sgd(momentum=0.9)", "adamw(weight_decay=0.01)"')
+    task.add_argument(
+        "--optimizer", metavar="SPEC", help='e.g. "sgd(momentum=0.9)", "adamw(weight_decay=0.01)"'
+    )
     task.add_argument("--lr", type=float, metavar="LR", help="the fixed LR of --param weight_decay/momentum")
-    task.add_argument("--lr-multiplier", action="append", metavar="PREFIX=X", help="e.g. head=10 (repeatable)")
+    task.add_argument(
+        "--lr-multiplier", action="append", metavar="PREFIX=X", help="e.g. head=10 (repeatable)"
+    )
     task.add_argument("--epochs", type=int, metavar="N", help="the training the schedule is for")
     task.add_argument("--batch-size", type=int, metavar="N")
     task.add_argument("--seed", type=int, metavar="N")
@@ -73,13 +79,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sweep.add_argument("--start", type=float, metavar="X", help="first value (default: by optimizer)")
     sweep.add_argument("--end", type=float, metavar="X", help="last value (default: by optimizer)")
     sweep.add_argument("--steps", type=int, default=100, metavar="N", help="updates (default: 100)")
-    sweep.add_argument("--mode", choices=("exp", "linear"), help="spacing (default: exp; linear for momentum)")
+    sweep.add_argument(
+        "--mode", choices=("exp", "linear"), help="spacing (default: exp; linear for momentum)"
+    )
     sweep.add_argument("--repeats", type=int, default=1, metavar="R", help="sweeps with seeds seed…seed+R-1")
     sweep.add_argument("--divergence", type=float, default=4.0, metavar="K", help="stop at K × best loss")
     sweep.add_argument("--accumulation", type=int, default=1, metavar="N", help="micro-batches per update")
     sweep.add_argument("--validation", action="store_true", help="record the validation loss (slow)")
     sweep.add_argument("--confirm", type=int, default=0, metavar="K", help="K short trainings around it")
-    sweep.add_argument("--confirm-epochs", type=int, metavar="N", help="epochs of each (default: min(epochs, 3))")
+    sweep.add_argument(
+        "--confirm-epochs", type=int, metavar="N", help="epochs of each (default: min(epochs, 3))"
+    )
     out = parser.add_argument_group("output")
     out.add_argument("--format", choices=("table", "json"), default="table", help="stdout format")
     out.add_argument("--plot", metavar="FILE", help="also draw the curve to FILE (.png or .svg)")
@@ -103,7 +113,9 @@ def _check(args: argparse.Namespace) -> None:
     if args.confirm < 0:
         raise invalid("--confirm", "an integer >= 0 (0: no confirmation)", args.confirm)
     if args.confirm and args.param != "lr":
-        raise LrlabError("--confirm checks an LR suggestion: leave it out with --param weight_decay/momentum.")
+        raise LrlabError(
+            "--confirm checks an LR suggestion: leave it out with --param weight_decay/momentum."
+        )
     if args.confirm_epochs is not None and args.confirm_epochs < 1:
         raise invalid("--confirm-epochs", "an integer >= 1", args.confirm_epochs)
     if args.plot is not None:
@@ -174,7 +186,8 @@ def _confirm(args: argparse.Namespace, experiment: Experiment, data: Any, result
         raise LrlabError("--confirm scores trainings on a validation split: set --val-fraction > 0.")
     train = experiment.train
     epochs = args.confirm_epochs or min(train.epochs, 3)
-    _say(args, f"confirming with {args.confirm} trainings of {epochs} epochs ({factors_text(confirm_factors(args.confirm))})")
+    factors = factors_text(confirm_factors(args.confirm))
+    _say(args, f"confirming with {args.confirm} trainings of {epochs} epochs ({factors})")
     config = FitConfig(
         epochs=epochs, batch_size=train.batch_size, seed=train.seed, device=train.device,
         grad_clip=train.grad_clip, amp=train.amp, eval_batch_size=train.eval_batch_size, quiet=True,
@@ -192,7 +205,9 @@ def _folder(args: argparse.Namespace, experiment: Experiment) -> Path:
     settings = {key: getattr(args, key) for key in ("param", "start", "end", "steps", "mode", "repeats")}
     settings |= {key: getattr(args, key) for key in ("divergence", "accumulation", "validation")}
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:6]
-    return Path(args.out).expanduser() / experiment.name / f"find-{args.param}-{run_name(experiment)}-{digest}"
+    return (
+        Path(args.out).expanduser() / experiment.name / f"find-{args.param}-{run_name(experiment)}-{digest}"
+    )
 
 
 def _command(args: argparse.Namespace, recommendation: Recommendation) -> str | None:

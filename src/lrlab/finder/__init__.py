@@ -12,9 +12,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from lrlab.finder.curve import Curve, ema, trend
-from lrlab.finder.range_test import RangeTestResult, find_lr, range_test, write_range_test
 from lrlab.finder.recommend import Confirmation, Recommendation, Trial, confirm, recommend
-from lrlab.finder.suggest import METHODS, Suggestion, combine, register, suggest
+from lrlab.finder.result import RangeTestResult, find_lr, range_test, write_range_test
+from lrlab.finder.suggest import METHODS, Suggestion, combine, register, suggest_all
 from lrlab.finder.sweep import Sweep, SweepConfig, Trace, default_sweep, run_sweep
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ __all__ = [
     "recommend",
     "register",
     "run_sweep",
-    "suggest",
+    "suggest_all",
     "trend",
     "write_range_test",
 ]

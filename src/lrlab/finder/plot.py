@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from lrlab.errors import invalid
-from lrlab.finder.range_test import RangeTestResult
+from lrlab.finder.result import RangeTestResult
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -33,10 +33,10 @@ def plot_range_test(result: RangeTestResult, ax: Axes | None = None, *, title: b
     ax.plot(values, result.trend, color="tab:blue", linewidth=1.8, label="trend (suggestions)")
     for answer in result.suggestions:
         if answer.value is not None:
-            ax.plot(
-                [answer.value], [_trend_at(result, answer.value)], linestyle="none",
-                marker=MARKERS.get(answer.method, "o"), markersize=6, label=f"{answer.method} {answer.value:.3g}",
-            )  # fmt: skip
+            label = f"{answer.method} {answer.value:.3g}"
+            marker = MARKERS.get(answer.method, "o")
+            y = _trend_at(result, answer.value)
+            ax.plot([answer.value], [y], linestyle="none", marker=marker, markersize=6, label=label)
     chosen = result.suggestion.value
     if chosen is not None:
         ax.axvline(chosen, color="tab:red", linewidth=1.2, label=f"suggested {chosen:.3g}")
@@ -88,7 +88,7 @@ def _axes(ax: Axes | None) -> tuple[Figure, Axes]:
         figure = ax.get_figure(root=True)
         if figure is None:
             raise invalid("ax", "axes placed on a figure (e.g. from figure.add_subplot())", ax)
-        return figure, ax  # type: ignore[return-value]
+        return figure, ax
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 

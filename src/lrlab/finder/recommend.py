@@ -17,7 +17,7 @@ from torch import nn
 
 from lrlab.data import Data
 from lrlab.errors import invalid
-from lrlab.finder.range_test import RangeTestResult
+from lrlab.finder.result import RangeTestResult
 from lrlab.schedules import cosine, one_cycle, warmup
 from lrlab.train.loop import fit
 from lrlab.train.state import FitConfig

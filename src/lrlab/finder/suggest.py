@@ -5,9 +5,10 @@ Every method takes a :class:`~lrlab.finder.curve.Curve` and returns a :class:`Su
 or ``None`` with the reason. They read the curve's centred trend (see ``curve.py``), from the
 first steps to the trend's minimum (the *descent*):
 
-* ``steepest``: where the trend falls fastest per decade of LR (torch-lr-finder's rule, on a
-  trend without lag, and in log-LR as on an exponential ladder).
-* ``valley``: fastai's rule: the longest decreasing run of the trend, read at its middle.
+* ``steepest``: where the trend (in loss units) falls fastest per unit of log LR
+  (torch-lr-finder's rule, read on a trend without lag).
+* ``valley``: fastai's rule: the longest decreasing subsequence of the trend, read a third and
+  a sixth of its length in.
 * ``minimum``: the LR of the lowest trend, divided by 10 (fastai's ``minimum``).
 * ``edge``: the LR where the descent ends, moved back by the sweep's lag: the loss at step ``i``
   is measured before update ``i``, and momentum (SGD's, or Adam's first beta) averages gradients
@@ -212,7 +213,7 @@ def combine(curves: Sequence[Curve]) -> Suggestion:
     lr = math.exp(float(np.median(np.log(found))))
     lrs = [answer.value for answer in _single(curves[0]) if answer.value is not None]
     agree = sum(1 for x in lrs if abs(math.log(x / lr)) <= math.log(AGREE_FACTOR))
-    confidence = agree / len(lrs)
+    confidence = agree / len(lrs) if lrs else 1.0
     notes = [edge(curves[0]).reason, f"{agree} of {len(lrs)} methods within ×{AGREE_FACTOR:g}"]
     if len(curves) > 1:
         across = spread(found) if len(found) == len(picks) else math.inf
@@ -243,7 +244,7 @@ def _pick(curve: Curve) -> float | None:
     return min(max(answer.value, bottom / 10), bottom)
 
 
-def suggest(curve: Curve, methods: Sequence[str] | None = None) -> dict[str, Suggestion]:
+def suggest_all(curve: Curve, methods: Sequence[str] | None = None) -> dict[str, Suggestion]:
     """Every method's suggestion (or those named), by name."""
     names = list(METHODS) if methods is None else list(methods)
     for name in names:

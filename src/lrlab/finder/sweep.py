@@ -14,9 +14,10 @@ NumPy and torch random generators are restored bit for bit in a ``try/finally``.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import Tensor, nn
@@ -121,7 +122,9 @@ class SweepConfig:
         if not 0 <= self.beta < 1:
             raise invalid("beta", "a number in [0, 1)", self.beta)
         if not self.divergence > 1:
-            raise invalid("divergence", "a number > 1 (a multiple of the best smoothed loss)", self.divergence)
+            raise invalid(
+                "divergence", "a number > 1 (a multiple of the best smoothed loss)", self.divergence
+            )
         if self.grad_clip is not None and not self.grad_clip > 0:
             raise invalid("grad_clip", "a number > 0 (or None)", self.grad_clip)
 
@@ -138,16 +141,26 @@ class Trace:
     seconds: float
 
 
-class Smoother:
-    """Debiased exponential moving average: ``avg / (1 - beta ** n)`` after ``n`` values."""
+class Watch:
+    """The divergence rule: a loss that is not finite, or a smoothed loss (debiased EMA,
+    ``avg / (1 - beta ** n)``) above ``divergence`` × the best smoothed loss so far, from the
+    fifth step on (``best + (k - 1) |best|``, so a negative loss cannot fool it)."""
 
-    def __init__(self, beta: float) -> None:
-        self.beta, self.average, self.count = beta, 0.0, 0
+    def __init__(self, beta: float, divergence: float) -> None:
+        self.beta, self.divergence = beta, divergence
+        self.average, self.count, self.best = 0.0, 0, math.inf
 
-    def __call__(self, value: float) -> float:
+    def __call__(self, loss: float) -> tuple[float, str | None]:
+        """The smoothed loss (``nan`` for a non-finite loss) and why to stop, or ``None``."""
+        if not math.isfinite(loss):
+            return math.nan, f"loss {loss}"
         self.count += 1
-        self.average = self.beta * self.average + (1 - self.beta) * value
-        return self.average / (1 - self.beta**self.count)
+        self.average = self.beta * self.average + (1 - self.beta) * loss
+        smoothed = self.average / (1 - self.beta**self.count)
+        self.best = min(self.best, smoothed)
+        if self.count > 4 and smoothed - self.best > (self.divergence - 1) * abs(self.best):
+            return smoothed, f"smoothed loss {smoothed:.4g} > {self.divergence:g} × best {self.best:.4g}"
+        return smoothed, None
 
 
 def set_param(optimizer: torch.optim.Optimizer, param: Param, value: float, ratios: list[float]) -> None:
@@ -179,7 +192,7 @@ def check_param(optimizer: torch.optim.Optimizer, param: str) -> Param:
         raise invalid("param", f"a setting {type(optimizer).__name__} has", param, fix)
     if param == "weight_decay" and "weight_decay" not in group:
         raise invalid("param", f"a setting {type(optimizer).__name__} has", param)
-    return param  # type: ignore[return-value]  # checked against PARAMS above
+    return param
 
 
 def run_sweep(
@@ -187,6 +200,7 @@ def run_sweep(
     data: Data,
     optimizer: torch.optim.Optimizer,
     sweep: Sweep,
+    *,
     param: Param = "lr",
     config: SweepConfig | None = None,
 ) -> Trace:
@@ -201,26 +215,34 @@ def run_sweep(
     model.to(device)
     saved = _save(model, optimizer)
     try:
-        return _sweep(model, data, optimizer, sweep, param, config, device)
+        return _sweep(model, data, optimizer, sweep, param=param, config=config, device=device)
     finally:
         _restore(model, optimizer, saved)
 
 
-def _save(model: nn.Module, optimizer: torch.optim.Optimizer) -> dict[str, object]:
-    return {
-        "model": detached_copy(model.state_dict()),
-        "optimizer": detached_copy(optimizer.state_dict()),
-        "training": [module.training for module in model.modules()],
-        "rng": rng_state(),
-    }
+@dataclass(frozen=True)
+class _Saved:
+    model: dict[str, Any]
+    optimizer: dict[str, Any]
+    training: list[bool]
+    rng: dict[str, Any]
 
 
-def _restore(model: nn.Module, optimizer: torch.optim.Optimizer, saved: dict[str, object]) -> None:
-    model.load_state_dict(saved["model"])  # type: ignore[arg-type]
-    optimizer.load_state_dict(detached_copy(saved["optimizer"]))
-    for module, training in zip(model.modules(), saved["training"], strict=True):  # type: ignore[call-overload]
+def _save(model: nn.Module, optimizer: torch.optim.Optimizer) -> _Saved:
+    return _Saved(
+        detached_copy(model.state_dict()),
+        detached_copy(optimizer.state_dict()),
+        [module.training for module in model.modules()],
+        rng_state(),
+    )
+
+
+def _restore(model: nn.Module, optimizer: torch.optim.Optimizer, saved: _Saved) -> None:
+    model.load_state_dict(saved.model)
+    optimizer.load_state_dict(detached_copy(saved.optimizer))
+    for module, training in zip(model.modules(), saved.training, strict=True):
         module.training = training
-    set_rng_state(saved["rng"])  # type: ignore[arg-type]
+    set_rng_state(saved.rng)
 
 
 def _batches(data: Data, config: SweepConfig, device: torch.device) -> Iterator[tuple[Tensor, Tensor]]:
@@ -240,62 +262,66 @@ def _sweep(
     data: Data,
     optimizer: torch.optim.Optimizer,
     sweep: Sweep,
+    *,
     param: Param,
     config: SweepConfig,
     device: torch.device,
 ) -> Trace:
-    import time
-
     began = time.perf_counter()
     torch.manual_seed(config.seed)  # dropout draws the same masks as a fit with this seed would
     base = float(optimizer.defaults.get("lr", optimizer.param_groups[0]["lr"]))
     ratios = [float(group["lr"]) / base for group in optimizer.param_groups]
-    criterion, forward = loss_function(data), _forward(model, device, config.amp)
+    loss_of = _loss_function(model, data, device, config.amp)
     held_out = eval_split(data, device) if config.validation else None
-    batches, smooth = _batches(data, config, device), Smoother(config.beta)
-    values, losses, smoothed, best = [], [], [], math.inf
+    batches, watch = _batches(data, config, device), Watch(config.beta, config.divergence)
+    values, losses, smoothed = [], [], []
     reason = f"finished {sweep.steps} steps"
     model.train()
     for step, value in enumerate(sweep.values()):
         set_param(optimizer, param, value, ratios)
-        loss = _update(model, optimizer, batches, criterion, forward, config)
+        loss = _update(model, optimizer, batches, loss_of=loss_of, config=config)
         if held_out is not None:
             loss = evaluate(model, *held_out, data, config.eval_batch_size)["loss"]
+        average, problem = watch(loss)
         values.append(value)
         losses.append(loss)
-        if not math.isfinite(loss):
-            reason = f"diverged at step {step + 1}: loss {loss} at {param}={value:.3g}"
+        smoothed.append(average)
+        if problem is not None:
+            reason = f"diverged at step {step + 1}: {problem} at {param}={value:.3g}"
             break
-        smoothed.append(smooth(loss))
-        best = min(best, smoothed[-1])
-        if step >= 4 and smoothed[-1] - best > (config.divergence - 1) * abs(best):
-            reason = (
-                f"diverged at step {step + 1}: smoothed loss {smoothed[-1]:.4g} > "
-                f"{config.divergence:g} × best {best:.4g} at {param}={value:.3g}"
-            )
-            break
-    smoothed += [math.nan] * (len(losses) - len(smoothed))
-    seconds = time.perf_counter() - began
-    return Trace(param, tuple(values), tuple(losses), tuple(smoothed), reason, seconds)
+    return Trace(param, tuple(values), tuple(losses), tuple(smoothed), reason, time.perf_counter() - began)
+
+
+def _loss_function(
+    model: nn.Module, data: Data, device: torch.device, amp: bool
+) -> Callable[[Tensor, Tensor], Tensor]:
+    """``fit``'s loss of a batch: the same criterion, target shapes and autocast."""
+    criterion, forward = loss_function(data), _forward(model, device, amp)
+
+    def loss_of(x: Tensor, y: Tensor) -> Tensor:
+        out: Tensor = criterion(_as_target(forward(x).float(), y), y)
+        return out
+
+    return loss_of
 
 
 def _update(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
     batches: Iterator[tuple[Tensor, Tensor]],
-    criterion: nn.Module,
-    forward: object,
+    *,
+    loss_of: Callable[[Tensor, Tensor], Tensor],
     config: SweepConfig,
 ) -> float:
     """One optimizer update over ``accumulation`` micro-batches; the mean training loss."""
     optimizer.zero_grad(set_to_none=True)
-    total = torch.zeros(())
+    total = 0.0
     for _ in range(config.accumulation):
         x, y = next(batches)
-        loss = criterion(_as_target(forward(x).float(), y), y)  # type: ignore[operator]
-        (loss / config.accumulation).backward()
-        total = total.to(loss.device) + loss.detach()
+        loss = loss_of(x, y)
+        torch.autograd.backward(loss / config.accumulation)
+        total += float(loss.detach())
     if config.grad_clip is not None:
         nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
     optimizer.step()
-    return float(total.item()) / config.accumulation
+    return total / config.accumulation

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import math
@@ -30,7 +31,7 @@ from torch import nn
 from lrlab.data import Data
 from lrlab.errors import invalid
 from lrlab.finder.curve import Curve
-from lrlab.finder.suggest import Suggestion, combine, edge, suggest
+from lrlab.finder.suggest import Suggestion, combine, edge, suggest_all
 from lrlab.finder.sweep import Param, Sweep, SweepConfig, Trace, default_sweep, run_sweep
 
 STEPS_CSV = "steps.csv"
@@ -155,12 +156,12 @@ def range_test(
     momentum = 0.0 if param == "momentum" else optimizer_momentum(optimizer)
     traces: list[Trace] = []
     for offset in range(repeats):
-        seeded = SweepConfig(**{**config.__dict__, "seed": config.seed + offset})
-        traces.append(run_sweep(model, data, optimizer, ladder, param, seeded))
+        seeded = dataclasses.replace(config, seed=config.seed + offset)
+        traces.append(run_sweep(model, data, optimizer, ladder, param=param, config=seeded))
     curves = [Curve.of(t.values, t.losses, momentum) for t in traces]
     first = traces[0]
     if param == "lr":
-        default, answers = combine(curves), tuple(suggest(curves[0], _SINGLE).values())
+        default, answers = combine(curves), tuple(suggest_all(curves[0], _SINGLE).values())
     else:
         default, answers = edge(curves[0]), (edge(curves[0]),)
     trend = [*curves[0].smooth_loss.tolist(), *[math.nan] * (len(first.losses) - len(curves[0]))]

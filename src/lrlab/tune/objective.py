@@ -1,0 +1,251 @@
+"""The objective of a study: one trial = one experiment trained with :func:`~lrlab.train.fit`
+(``K`` of them with ``--cv K``), reporting the monitored metric after every epoch.
+
+Pruning follows Optuna's protocol: :class:`TrialReporter` calls ``trial.report`` and
+``trial.should_prune()`` each epoch and, when told to, stops the fit with a reason, so every
+callback finishes and ``metrics.csv`` keeps each epoch; the objective then raises
+``optuna.TrialPruned``. A trial's run directory is ``trials/<number>/`` in the study directory
+(``trials/<number>/fold<k>/`` with cross-validation): ``config.json``, ``metrics.csv`` and
+``summary.json``; no checkpoints (the final retrain writes weights). The test split is never
+evaluated in a trial.
+
+Its value is the monitored metric (``early_stopping.monitor``) at the best epoch — the epoch
+``best.pt`` would hold — and, with ``--cv K``, the mean over the folds, the folds made by
+scikit-learn's ``StratifiedKFold`` (classification) or ``KFold`` over the training and
+validation data together, each fold standardized with its own training part.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import socket
+import statistics
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import optuna
+import torch
+
+from lrlab.config import Experiment
+from lrlab.data import Data, load_dataset
+from lrlab.data.dataset import normalize
+from lrlab.errors import LrlabError
+from lrlab.train import Callback, FitConfig, FitResult, Monitor, Run, fit
+from lrlab.train.checkpoint import Checkpoint
+from lrlab.train.logging import write_text_atomic
+from lrlab.train.monitor import resolve_mode
+from lrlab.train.run import build_callbacks, build_model_and_optimizer, load_data
+from lrlab.tune.space import LrScaling, SearchSpace
+
+TRIALS = "trials"
+CONFIG = "config.json"
+SUMMARY = "summary.json"
+
+
+class TrialReporter(Callback):
+    """Reports ``metric`` to ``trial`` after each epoch (at step ``offset + epoch``) and stops
+    the fit when the pruner says so; ``pruned`` tells the objective afterwards."""
+
+    order = 300  # after metrics.csv has the epoch
+
+    def __init__(self, trial: optuna.Trial, metric: str, offset: int = 0) -> None:
+        self.trial, self.metric, self.offset = trial, metric, offset
+        self.pruned = False
+
+    def on_fit_start(self, run: Run) -> None:
+        self.pruned = False
+
+    def on_epoch_end(self, run: Run, metrics: Mapping[str, float]) -> None:
+        value = metrics.get(self.metric)
+        if value is None or not math.isfinite(value):
+            return
+        epoch = int(metrics["epoch"])
+        self.trial.report(value, self.offset + epoch)
+        if self.trial.should_prune():
+            self.pruned = True
+            run.stop(f"pruned at epoch {epoch}: {self.metric} {value:.4g} trails the other trials")
+
+
+@dataclass(frozen=True)
+class FoldResult:
+    """One fit of a trial: its directory, the best monitored value and epoch, and how it ended."""
+
+    run_dir: Path
+    value: float
+    best_epoch: int
+    epochs: int
+    stop_reason: str
+    pruned: bool
+
+
+class Objective:
+    """``objective(trial) -> value`` for ``study.optimize``, training under ``folder/trials``.
+
+    The data are loaded once per process; every trial trains with the experiment's seed, so
+    trials differ only in the values the search draws.
+    """
+
+    def __init__(
+        self, space: SearchSpace, folder: Path, *, cv: int = 0, scaling: LrScaling | None = None
+    ) -> None:
+        self.space, self.folder, self.cv, self.scaling = space, Path(folder), cv, scaling
+        self.monitor = space.base.early_stopping.monitor
+        self._splits: list[Data] | None = None
+
+    def splits(self) -> list[Data]:
+        """The data each trial trains on: one split, or the ``cv`` folds."""
+        if self._splits is None:
+            self._splits = cv_folds(self.space.base, self.cv) if self.cv else [load_data(self.space.base)]
+        return self._splits
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        splits = self.splits()
+        experiment = self.space.sample(trial, train_size=len(splits[0].x_train), scaling=self.scaling)
+        folder = claim_directory(self.folder / TRIALS, trial.number)
+        trial.set_user_attr("run_dir", str(folder.relative_to(self.folder)))
+        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
+        trial.set_user_attr("experiment", experiment.model_dump(mode="json"))
+        epochs = experiment.train.epochs
+        results: list[FoldResult] = []
+        for index, data in enumerate(splits):
+            where = folder / f"fold{index + 1}" if self.cv else folder
+            results.append(self.fit_one(experiment, data, where, trial, offset=index * epochs))
+            if results[-1].pruned:
+                break
+        return self.finish(trial, results)
+
+    def fit_one(
+        self, experiment: Experiment, data: Data, folder: Path, trial: optuna.Trial, offset: int
+    ) -> FoldResult:
+        """Train ``experiment`` on ``data`` into ``folder``, reporting to ``trial``."""
+        folder.mkdir(parents=True, exist_ok=True)
+        record = {"experiment": experiment.model_dump(mode="json"), "trial": trial.number}
+        record["data"] = {"train": len(data.x_train), "val": 0 if data.x_val is None else len(data.x_val)}
+        write_text_atomic(folder / CONFIG, json.dumps(record, indent=2) + "\n")
+        model, optimizer, _ = build_model_and_optimizer(experiment, data)
+        reporter = TrialReporter(trial, self.monitor, offset)
+        callbacks = [c for c in build_callbacks(experiment, folder) if not isinstance(c, Checkpoint)]
+        result = fit(
+            model,
+            data,
+            optimizer,
+            experiment.schedule,
+            config=fit_config(experiment),
+            callbacks=[*callbacks, reporter],
+            run_dir=folder,
+        )
+        fold = self._result(experiment, result, folder, pruned=reporter.pruned)
+        summary = {
+            "status": "pruned" if fold.pruned else "finished",
+            "stop_reason": fold.stop_reason,
+            "epochs": fold.epochs,
+            "monitor": {
+                "metric": self.monitor,
+                "mode": resolve_mode(self.monitor, experiment.early_stopping.mode),
+            },
+            "value": fold.value,
+            "best_epoch": fold.best_epoch,
+            "final": result.final,
+            "wall_time_s": result.seconds,
+        }
+        write_text_atomic(folder / SUMMARY, json.dumps(summary, indent=2) + "\n")
+        return fold
+
+    def _result(self, experiment: Experiment, result: FitResult, folder: Path, *, pruned: bool) -> FoldResult:
+        """The best monitored value over the epochs (the worst possible when none is finite)."""
+        monitor = Monitor(self.monitor, experiment.early_stopping.mode)
+        for row in result.history:
+            if self.monitor in row:
+                monitor.update(row[self.monitor], int(row["epoch"]))
+        worst = math.inf if monitor.mode == "min" else -math.inf
+        value = worst if monitor.best is None else monitor.best
+        return FoldResult(
+            folder, value, monitor.best_epoch or 0, len(result.history), result.stop_reason, pruned
+        )
+
+    def finish(self, trial: optuna.Trial, results: list[FoldResult]) -> float:
+        """Record the trial's numbers; raise ``TrialPruned`` when a fit was pruned."""
+        values = [result.value for result in results]
+        trial.set_user_attr("epochs", sum(result.epochs for result in results))
+        trial.set_user_attr("best_epoch", round(statistics.fmean(r.best_epoch for r in results)))
+        trial.set_user_attr("stop_reason", results[-1].stop_reason)
+        if self.cv:
+            trial.set_user_attr("cv_values", values)
+            finite = [value for value in values if math.isfinite(value)]
+            spread = statistics.stdev(finite) if len(finite) > 1 else 0.0
+            trial.set_user_attr("cv_std", spread)
+        if results[-1].pruned:
+            raise optuna.TrialPruned(results[-1].stop_reason)
+        return statistics.fmean(values)
+
+
+def fit_config(experiment: Experiment, *, quiet: bool = True) -> FitConfig:
+    """The loop's settings from an experiment (as ``lrlab train`` builds them)."""
+    train = experiment.train
+    return FitConfig(
+        epochs=train.epochs,
+        batch_size=train.batch_size,
+        seed=train.seed,
+        device=train.device,
+        interval=train.interval,
+        grad_clip=train.grad_clip,
+        amp=train.amp,
+        eval_batch_size=train.eval_batch_size,
+        augment=experiment.task.augment,
+        quiet=quiet,
+    )
+
+
+def claim_directory(parent: Path, number: int) -> Path:
+    """A new folder ``parent/<number>`` (``<number>-2``, … when a removed study left one)."""
+    parent.mkdir(parents=True, exist_ok=True)
+    for attempt in range(1, 1000):
+        folder = parent / (f"{number:04d}" if attempt == 1 else f"{number:04d}-{attempt}")
+        try:
+            folder.mkdir()
+        except FileExistsError:
+            continue
+        return folder
+    raise FileExistsError(f"{parent}: no free folder for trial {number}")
+
+
+def cv_folds(experiment: Experiment, k: int) -> list[Data]:
+    """``k`` folds of the training (and validation) data, seeded by ``train.seed``; each fold's
+    validation part is held out and both parts are standardized with its training part."""
+    from sklearn.model_selection import KFold, StratifiedKFold  # type: ignore[import-untyped]
+
+    task = experiment.task
+    seed = experiment.train.seed
+    raw = load_dataset(task.dataset, data_dir=task.data_dir, seed=seed, normalize=False)
+    x, y = raw.x_train, raw.y_train
+    if raw.x_val is not None and raw.y_val is not None:
+        x, y = torch.cat([x, raw.x_val]), torch.cat([y, raw.y_val])
+    classes = raw.task == "classification"
+    splitter = (StratifiedKFold if classes else KFold)(n_splits=k, shuffle=True, random_state=seed % 2**32)
+    folds = []
+    labels = y.numpy() if classes else None
+    try:
+        pairs = list(splitter.split(np.zeros(len(y)), labels))
+    except ValueError as error:  # e.g. fewer samples of a class than folds
+        raise LrlabError(f"--cv {k}: {error}") from None
+    for train, held_out in pairs:
+        fold = dataclasses.replace(
+            raw, x_train=x[train], y_train=y[train], x_val=x[held_out], y_val=y[held_out]
+        )
+        folds.append(normalize(fold))
+    return folds
+
+
+def trial_summary(run_dir: Path) -> dict[str, Any]:
+    """A trial fit's summary.json (empty when the fit did not finish)."""
+    try:
+        data = json.loads((run_dir / SUMMARY).read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
+    return data if isinstance(data, dict) else {}

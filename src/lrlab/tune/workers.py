@@ -1,0 +1,231 @@
+"""Workers: loops that run trials of one study until it holds its number of finished trials.
+
+Any number of workers may share a study — ``--workers N`` processes on this machine, and
+``lrlab tune --storage URL --study NAME`` on others — and together they finish exactly
+``--trials`` trials (complete or pruned): before starting a trial a worker counts the trials
+that are finished, running or queued; when they already fill the budget it waits for the
+running ones instead (a killed worker's trial goes stale, is failed by the heartbeat check and
+queued again, and a waiting worker picks it up). Two workers that start the last trial at the
+same moment are told apart by trial number: the later one is marked failed with the user
+attribute ``over_budget`` before training anything.
+
+A storage that stays locked past its timeout (SQLite under heavy contention) costs a pause and
+a retry, never the worker: a trial caught in it is failed by the heartbeat check and retried.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import multiprocessing
+import signal
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from lrlab.config import Experiment
+from lrlab.errors import LrlabError
+from lrlab.tune.objective import Objective
+from lrlab.tune.space import SearchSpace, build_space
+from lrlab.tune.storage import open_storage
+from lrlab.tune.study import TuneConfig, grid_of, make_pruner, make_sampler
+
+logger = logging.getLogger("lrlab.tune")
+OVER_BUDGET = "over_budget"
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+LIVE = (*FINISHED, TrialState.RUNNING, TrialState.WAITING)
+POLL_S = 1.0
+MAX_FAILURES = 3  # failed trials in a row before a worker stops (a setting that never trains)
+
+
+class OverBudget(Exception):
+    """A trial started after the study had its number of trials (a race between workers)."""
+
+
+@dataclass(frozen=True)
+class Job:
+    """What a worker needs (picklable: it is sent to worker processes)."""
+
+    experiment: Experiment
+    config: TuneConfig
+    folder: Path
+    url: str
+    study_name: str
+    index: int = 0
+    log: bool = False
+
+
+def run_workers(job: Job) -> list[str]:
+    """Run ``job.config.workers`` workers (in this process when 1); return notes on workers
+    that did not end cleanly."""
+    workers = job.config.workers
+    if workers == 1:
+        run_worker(job)
+        return []
+    context = multiprocessing.get_context("spawn")  # no forked torch or database state
+    log = logger.isEnabledFor(logging.INFO)
+    processes = [
+        context.Process(target=worker_main, args=(dataclasses.replace(job, index=i, log=log),))
+        for i in range(workers)
+    ]
+    try:
+        for process in processes:
+            process.start()
+        for process in processes:
+            process.join()
+    finally:
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+                process.join()
+    return [
+        f"worker {i + 1} (pid {p.pid}) ended with "
+        + (f"signal {-p.exitcode}" if p.exitcode < 0 else f"exit code {p.exitcode}")
+        for i, p in enumerate(processes)
+        if p.exitcode
+    ]
+
+
+def log_trials(enabled: bool, prefix: str = "lrlab: ") -> None:
+    """For a command line: one line per trial on stderr (from ``lrlab.tune``) when ``enabled``,
+    and Optuna's own log limited to errors (lrlab says the same in its lines)."""
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    if enabled and not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter(f"{prefix}%(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+
+
+def worker_main(job: Job) -> None:
+    """Entry point of a worker process."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C ends a worker at once, as a kill would
+    log_trials(job.log, f"lrlab: [worker {job.index + 1}] ")
+    try:
+        run_worker(job)
+    except LrlabError as error:
+        logger.error("%s", error)
+        raise SystemExit(2) from None
+
+
+def run_worker(job: Job) -> None:
+    """Run trials of the study until it is full, the timeout passes, or trials keep failing."""
+    import torch
+
+    from lrlab.compare import worker_threads
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(worker_threads(job.config.workers))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            _work(job)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _work(job: Job) -> None:
+    config, space = job.config, build_space(job.experiment)
+    storage = open_storage(job.url, heartbeat=config.heartbeat)
+    deterministic = config.workers == 1 and config.storage is None
+    existing = len(storage.get_all_trials(storage.get_study_id_from_name(job.study_name), deepcopy=False))
+    study = optuna.load_study(
+        study_name=job.study_name,
+        storage=storage,
+        sampler=make_sampler(
+            config.sampler,
+            seed=job.experiment.train.seed + existing if deterministic else None,
+            space=space,
+            trials=config.trials,
+            parallel=not deterministic,
+        ),
+        pruner=make_pruner(config.pruner, steps=job.experiment.train.epochs * max(1, config.cv)),
+    )
+    budget = _budget(space, config)
+    objective = Objective(space, job.folder, cv=config.cv, scaling=config.scaling(job.experiment))
+    deadline = time.monotonic() + config.timeout if config.timeout else math.inf
+    failures = 0
+    while time.monotonic() < deadline and not _wait_for_others(study, budget):
+        trial = _one_trial(study, _guarded(objective, study, budget))
+        if trial is None:
+            continue
+        logger.info("%s", describe_trial(study, trial))
+        over = trial.user_attrs.get(OVER_BUDGET, False)
+        failures = failures + 1 if trial.state == TrialState.FAIL and not over else 0
+        if failures >= MAX_FAILURES:
+            reason = trial.system_attrs.get("fail_reason", "see the messages above")
+            raise LrlabError(f"{MAX_FAILURES} trials in a row failed; the last one: {reason}")
+
+
+def _budget(space: SearchSpace, config: TuneConfig) -> int:
+    if config.sampler != "grid":
+        return config.trials
+    return min(config.trials, math.prod(len(values) for values in grid_of(space).values()))
+
+
+def _wait_for_others(study: optuna.Study, budget: int) -> bool:
+    """Whether the study is full; while only running trials of other workers fill it, wait for
+    them to finish or go stale (then their retries are queued and this worker continues)."""
+    while True:
+        trials = study.get_trials(deepcopy=False)
+        if sum(t.state in FINISHED for t in trials) >= budget:
+            return True
+        live = sum(t.state in LIVE for t in trials)
+        if live < budget or any(t.state == TrialState.WAITING for t in trials):
+            return False
+        optuna.storages.fail_stale_trials(study)
+        time.sleep(POLL_S)
+
+
+def _guarded(objective: Objective, study: optuna.Study, budget: int) -> Callable[[optuna.Trial], float]:
+    def run(trial: optuna.Trial) -> float:
+        ahead = [t for t in study.get_trials(deepcopy=False, states=LIVE) if t.number < trial.number]
+        if len(ahead) >= budget:
+            trial.set_user_attr(OVER_BUDGET, True)
+            raise OverBudget(f"trial {trial.number} started after the study had its {budget} trials")
+        return objective(trial)
+
+    return run
+
+
+def _one_trial(study: optuna.Study, objective: Callable[[optuna.Trial], float]) -> FrozenTrial | None:
+    """Run one trial; ``None`` when the storage stayed locked (after a pause)."""
+    done: list[FrozenTrial] = []
+    try:
+        study.optimize(objective, n_trials=1, catch=(Exception,), callbacks=[lambda _, t: done.append(t)])
+    except optuna.exceptions.StorageInternalError as error:
+        logger.warning("the study storage is busy (%s); trying again", error.__cause__ or error)
+        time.sleep(POLL_S * 5)
+        return None
+    return done[-1] if done else None
+
+
+def describe_trial(study: optuna.Study, trial: FrozenTrial) -> str:
+    """One line about a finished trial: state, value, epochs, time and parameters."""
+    state = trial.state.name.lower()
+    if trial.user_attrs.get(OVER_BUDGET):
+        return f"trial {trial.number}: not run, the study already has its trials"
+    if trial.state == TrialState.FAIL:
+        return f"trial {trial.number} failed: {trial.system_attrs.get('fail_reason', 'unknown reason')}"
+    monitor = study.user_attrs.get("lrlab", {}).get("monitor", "value")
+    parts = [
+        f"trial {trial.number} {state}",
+        f"{monitor} {trial.value:.4g}" if trial.value is not None else "",
+    ]
+    if "cv_std" in trial.user_attrs:
+        parts[-1] += f" ± {trial.user_attrs['cv_std']:.2g}"
+    parts.append(f"{trial.user_attrs.get('epochs', '?')} epochs")
+    if trial.duration is not None:
+        parts.append(f"{trial.duration.total_seconds():.1f} s")
+    parts.append(", ".join(f"{name}={_short(value)}" for name, value in trial.params.items()))
+    return " · ".join(part for part in parts if part)
+
+
+def _short(value: object) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
