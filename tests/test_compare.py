@@ -16,9 +16,9 @@ import torch
 
 import lrlab.report
 from lrlab.compare import ComparisonResult, Plan, RunReport, compare, expand, plan, worker_threads
-from lrlab.compare_summary import COLUMNS
 from lrlab.config import Experiment, validate
 from lrlab.errors import LrlabError
+from lrlab.report.records import SUMMARY_COLUMNS as COLUMNS
 from tests.compare_plugins import RENDEZVOUS_ENV
 
 DATASET = "synthetic-classification(n=1000)"  # torch only: workers start without scikit-learn
@@ -126,7 +126,7 @@ def test_two_jobs_run_in_two_processes_and_match_one_job_bit_for_bit(
     serial = compare(settings, out=tmp_path / "one", jobs=1, report=False)
     assert {run.pid for run in serial.runs} == {os.getpid()}
     assert outcome(parallel) == outcome(serial)
-    assert parallel.rows[0]["final_val_acc_mean"] == serial.rows[0]["final_val_acc_mean"]
+    assert parallel.rows[0].stats["final_val_acc"] == serial.rows[0].stats["final_val_acc"]
 
 
 def test_the_directory_holds_the_experiment_runs_and_summary(tmp_path: Path) -> None:
@@ -188,7 +188,7 @@ def test_finished_runs_are_skipped_and_a_started_one_resumes(tmp_path: Path) -> 
     assert all((again.directory / run.spec.folder / "summary.json").is_file() for run in again.runs)
     resumed = json.loads((started / "summary.json").read_text())
     assert resumed["epochs"] == 2 and len(metric_rows(started)) == 2
-    assert [row["runs"] for row in again.rows] == [2, 2]
+    assert [len(row.seeds) for row in again.rows] == [2, 2]
 
 
 def test_run_folders_with_other_settings_are_refused_before_training(tmp_path: Path) -> None:

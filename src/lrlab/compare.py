@@ -30,9 +30,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from lrlab.compare_checks import check_runs_can_start, finished_runs
-from lrlab.compare_summary import aggregate, summary_csv
 from lrlab.config import Experiment, Variant, resolve_variant, to_toml, validate
 from lrlab.errors import invalid
+from lrlab.report.records import VariantRow, aggregate, load_runs, write_summary_csv
 
 EXPERIMENT_FILE = "experiment.toml"
 RUNS = "runs"
@@ -77,7 +77,7 @@ class ComparisonResult:
 
     directory: Path
     runs: tuple[RunReport, ...]
-    rows: tuple[dict[str, Any], ...]
+    rows: tuple[VariantRow, ...]
     report: Path | None
 
 
@@ -192,8 +192,8 @@ def compare(
     for trained in _train_all(planned.pending, planned.directory, planned.workers, progress):
         reports[trained.spec.folder] = trained
     runs = tuple(reports[spec.folder] for spec in planned.specs)
-    rows = tuple(aggregate(_names(planned.specs), [(run.spec.variant, run.summary) for run in runs]))
-    write_text_atomic(planned.directory / SUMMARY_CSV, summary_csv(rows))
+    rows = tuple(aggregate(load_runs(planned.directory)))
+    write_summary_csv(rows, planned.directory / SUMMARY_CSV)
     return ComparisonResult(
         planned.directory, runs, rows, _build_report(planned.directory) if report else None
     )

@@ -19,7 +19,6 @@ from lrlab.report.records import (
     aggregate,
     load_runs,
     read_experiment,
-    summary_csv_text,
     write_summary_csv,
 )
 from lrlab.schedules import parse
@@ -132,21 +131,6 @@ def test_summary_csv_has_one_row_per_variant_and_mean_std_columns(fake_dir: Path
     assert constant["test_loss_mean"] == constant["test_loss_std"] == ""  # not recorded
     assert rows[1]["status"] == "early-stopped ×1, finished ×1"
     assert sorted(p.name for p in fake_dir.iterdir()) == ["experiment.toml", "runs", "summary.csv"]
-
-
-def test_summary_csv_is_the_same_file_lrlab_compare_writes(fake_dir: Path) -> None:
-    """Whichever of ``lrlab compare`` and ``lrlab report`` wrote summary.csv last, it reads the same."""
-    compare_summary = pytest.importorskip("lrlab.compare_summary", reason="lrlab compare is not here")
-    records = load_runs(fake_dir)
-    pairs = [(record.variant, record.summary) for record in records]
-    variants = list(dict.fromkeys(variant for variant, _ in pairs))
-    expected = compare_summary.summary_csv(compare_summary.aggregate(variants, pairs))
-    assert summary_csv_text(aggregate(records)) == expected
-    assert SUMMARY_COLUMNS == compare_summary.COLUMNS
-    single = write_comparison(fake_dir.parent / "single", {"one": {0: FakeRun([1.0], [0.5])}})
-    (record,) = load_runs(single)
-    expected = compare_summary.summary_csv(compare_summary.aggregate(["one"], [("one", record.summary)]))
-    assert summary_csv_text(aggregate([record])) == expected
 
 
 # --- curves --------------------------------------------------------------------------------------

@@ -82,17 +82,19 @@ def postgres_url() -> Iterator[str]:
     pytest.importorskip("psycopg2", reason="psycopg2 is needed to reach PostgreSQL")
     bins = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
     if not bins or not all(os.path.exists(f"{bins[-1]}/{tool}") for tool in ("initdb", "pg_ctl")):
-        pytest.skip("PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin (apt install postgresql)")
+        pytest.skip(
+            "PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin (apt install postgresql)"
+        )
     initdb, pg_ctl = f"{bins[-1]}/initdb", f"{bins[-1]}/pg_ctl"
     folder = Path(tempfile.mkdtemp(prefix="lrlab-pg-"))
     if os.geteuid() == 0:
         shutil.chown(folder, "postgres", "postgres")
     data, port = folder / "data", _free_port()
-    run = {"check": True, "capture_output": True, "timeout": 120}
-    subprocess.run(_as_postgres([initdb, "-D", str(data), "-U", "lrlab", "--auth=trust", "-E", "UTF8"]), **run)
+    init = [initdb, "-D", str(data), "-U", "lrlab", "--auth=trust", "-E", "UTF8"]
+    subprocess.run(_as_postgres(init), check=True, capture_output=True, timeout=120)
     options = f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories={folder}"
     start = [pg_ctl, "-D", str(data), "-o", options, "-l", str(folder / "log"), "-w", "start"]
-    subprocess.run(_as_postgres(start), **run)
+    subprocess.run(_as_postgres(start), check=True, capture_output=True, timeout=120)
     try:
         yield f"postgresql://lrlab@127.0.0.1:{port}/postgres"
     finally:

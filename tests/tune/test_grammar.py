@@ -61,12 +61,18 @@ def test_nested_and_dotted_keys_are_one_key_and_round_trip_through_toml(tmp_path
 @pytest.mark.parametrize(
     ("search", "message"),
     [
-        ({"lr": "loguniform(1, 1e-3)"}, r"search.lr must be loguniform\(low, high\) with low < high.*Write loguniform\(0.001, 1\)"),
+        (
+            {"lr": "loguniform(1, 1e-3)"},
+            r"search.lr must be loguniform\(low, high\) with low < high.*Write loguniform\(0.001, 1\)",
+        ),
         ({"lr": "loguniform(0, 1)"}, r"with 0 < low.*Use uniform"),
         ({"lr": "uniform(0.1, 0.1)"}, r"low < high.*Use choice"),
         ({"lr": "logunifrom(1e-3, 1)"}, r"unknown distribution 'logunifrom'; did you mean 'loguniform'\?"),
         ({"momentun": "uniform(0, 0.9)"}, r"unknown key 'momentun'; did you mean 'momentum'\?"),
-        ({"momentum": "uniform(0, 1.5)"}, r"search.momentum must be a distribution of numbers in \[0, 1\).*E\.g\. 1 - loguniform"),
+        (
+            {"momentum": "uniform(0, 1.5)"},
+            r"search.momentum must be a distribution of numbers in \[0, 1\).*E\.g\. 1 - loguniform",
+        ),
         ({"beta2": "1 - loguniform(1e-4, 2)"}, r"search.beta2 must be .* in \[0, 1\)"),
         ({"warmup": "uniform(0, 3)"}, r"search.warmup must be int\(low, high\) or choice"),
         ({"lr": 0.1}, r"search.lr must be a string.*in quotes"),
@@ -124,7 +130,10 @@ def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, 
         ('lr = "loguniform(1, 0.001)"', "Write loguniform(0.001, 1)."),
         ('lr = "logunif(0.001, 1)"', "did you mean 'loguniform'?"),
         ('momentum_ = "uniform(0.5, 0.9)"', "did you mean 'momentum'?"),
-        ('optimizer = "choice(\'adam\')"\nmomentum = "uniform(0.5, 0.9)"', "search.momentum applies to sgd only"),
+        (
+            'optimizer = "choice(\'adam\')"\nmomentum = "uniform(0.5, 0.9)"',
+            "search.momentum applies to sgd only",
+        ),
         ('warmup = "int(0, 4)"', "search.warmup must be below train.epochs=4"),
     ],
 )

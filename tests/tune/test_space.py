@@ -70,7 +70,9 @@ def test_builtin_spaces_search_log_lr_decay_and_one_minus_beta_warmup_and_schedu
     assert described["lr"].startswith("loguniform(") and described["weight_decay"].startswith("loguniform(")
     assert described["warmup"] == "int(0, 2)"  # at most a quarter of the 8 epochs
     assert "cosine" in described["schedule"]
-    one_minus = {"sgd": ["momentum"], "rmsprop": ["alpha"], "adam": ["beta1", "beta2"]}.get(space, ["beta1", "beta2"])
+    one_minus = {"sgd": ["momentum"], "rmsprop": ["alpha"], "adam": ["beta1", "beta2"]}.get(
+        space, ["beta1", "beta2"]
+    )
     for key in one_minus:
         assert described[key].startswith("1 - loguniform(")
     for drawn, params in sample(experiment({"space": space}), count=5):
@@ -89,7 +91,9 @@ def test_without_a_search_table_the_optimizers_own_space_is_searched() -> None:
 def test_the_optimizers_space_names_each_optimizers_parameters_apart() -> None:
     described = build_space(experiment({"space": "optimizers"})).describe()
     assert described["optimizer"] == 'choice("sgd()", "rmsprop()", "adamw()")'
-    assert {"sgd.lr", "rmsprop.lr", "adamw.lr", "sgd.momentum", "rmsprop.alpha", "adamw.beta2"} <= set(described)
+    assert {"sgd.lr", "rmsprop.lr", "adamw.lr", "sgd.momentum", "rmsprop.alpha", "adamw.beta2"} <= set(
+        described
+    )
     user = build_space(experiment({"space": "optimizers", "lr": "loguniform(1e-4, 1)"})).describe()
     assert "lr" in user and "sgd.lr" not in user  # a key of the table replaces the built-in ones
 
@@ -107,7 +111,9 @@ def test_impossible_spaces_are_refused_before_any_training() -> None:
         build_space(experiment({"alpha": "uniform(0.8, 0.99)"}))
     with pytest.raises(LrlabError, match=r"search.warmup must be below train.epochs=4"):
         build_space(experiment({"warmup": "int(0, 5)", "train.epochs": "int(4, 10)"}))
-    with pytest.raises(LrlabError, match=r"search.plateau.factor = 'uniform\(0.5, 1.5\)': plateau.factor must be"):
+    with pytest.raises(
+        LrlabError, match=r"search.plateau.factor = 'uniform\(0.5, 1.5\)': plateau.factor must be"
+    ):
         build_space(experiment({"plateau.factor": "uniform(0.5, 1.5)"}))
 
 
@@ -147,7 +153,9 @@ def test_lr_scales_with_the_batch_size_and_step_durations_follow() -> None:
         assert drawn.optimizer.lr == pytest.approx(0.001 * expected)
         assert drawn.schedule == "warmup(steps=50, start=0.1) >> cosine(steps=450)"
     small = space.sample(
-        optuna.trial.FixedTrial({"batch_size": 64, "lr": 0.001}), train_size=1000, scaling=LrScaling("linear", 128)
+        optuna.trial.FixedTrial({"batch_size": 64, "lr": 0.001}),
+        train_size=1000,
+        scaling=LrScaling("linear", 128),
     )
     assert small.optimizer.lr == pytest.approx(0.0005)
     assert small.schedule == "warmup(steps=200, start=0.1) >> cosine(steps=1800)"
@@ -157,7 +165,10 @@ def test_lr_scales_with_the_batch_size_and_step_durations_follow() -> None:
 
 def test_rescaling_touches_every_duration_and_point_in_steps() -> None:
     schedule = parse("warmup(steps=10, start=0.1) >> multistep(milestones=[100, 200], gamma=0.5)")
-    assert rescale_steps(schedule, 2.0) == "warmup(steps=5, start=0.1) >> multistep(milestones=[50, 100], gamma=0.5)"
+    assert (
+        rescale_steps(schedule, 2.0)
+        == "warmup(steps=5, start=0.1) >> multistep(milestones=[50, 100], gamma=0.5)"
+    )
     assert rescale_steps(parse("step(every=3)"), 10.0) == "step(every=1)"  # never below one step
 
 

@@ -86,7 +86,9 @@ def test_cross_validation_averages_the_folds_and_records_the_spread(tmp_path: Pa
     result = run(tmp_path, tiny_toml(epochs=3), trials=2, pruner="none", cv=3)
     for trial in trials_of(result.directory):
         run_dir = result.directory / trial.user_attrs["run_dir"]
-        folds = [json.loads((run_dir / f"fold{k}" / "summary.json").read_text(encoding="utf-8")) for k in (1, 2, 3)]
+        folds = [
+            json.loads((run_dir / f"fold{k}" / "summary.json").read_text(encoding="utf-8")) for k in (1, 2, 3)
+        ]
         values = [fold["value"] for fold in folds]
         assert trial.user_attrs["cv_values"] == values
         assert trial.value == pytest.approx(statistics.fmean(values))
@@ -124,7 +126,9 @@ def test_best_toml_trains_to_the_best_trials_numbers_with_lrlab_train(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = write(tmp_path, tiny_toml())
-    code = main(["tune", str(path), "--trials", "3", "--pruner", "none", "--out", str(tmp_path / "runs"), "--quiet"])
+    code = main(
+        ["tune", str(path), "--trials", "3", "--pruner", "none", "--out", str(tmp_path / "runs"), "--quiet"]
+    )
     out, _ = capsys.readouterr()
     folder = tmp_path / "runs" / "tiny"
     best_toml = (folder / "best.toml").read_text(encoding="utf-8")
@@ -165,4 +169,6 @@ def test_the_report_is_one_self_contained_page(tmp_path: Path) -> None:
     names = {path.stem for path in (result.directory / "figures").glob("*.png")}
     assert names == {"history", "importances", "parallel", "curves", "best_run"} and len(images) == 5
     assert {path.suffix for path in (result.directory / "figures").iterdir()} == {".png", ".svg"}
-    assert Counter(re.findall(r"<h2>([A-Za-z]+)", page)) == Counter(["Best", "Trials", "Figures", "Reproduce"])
+    assert Counter(re.findall(r"<h2>([A-Za-z]+)", page)) == Counter(
+        ["Best", "Trials", "Figures", "Reproduce"]
+    )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from lrlab.commands.train import add_setting_arguments, overrides
 from lrlab.errors import LrlabError, invalid
@@ -19,6 +19,7 @@ from lrlab.errors import LrlabError, invalid
 if TYPE_CHECKING:
     from lrlab.compare import ComparisonResult, Plan, RunReport
     from lrlab.config import Experiment
+    from lrlab.report.records import VariantRow
 
 SUMMARY = "compare variants of an experiment over seeds, in parallel"
 DESCRIPTION = (
@@ -125,11 +126,11 @@ class _Progress:
         self._say(f"[{count}] {run.spec.variant} seed{run.spec.index}: {words}")
 
 
-def _cell(row: dict[str, Any], name: str, digits: int = 3) -> str:
-    mean, std = row.get(f"{name}_mean"), row.get(f"{name}_std")
-    if mean is None:
+def _cell(row: VariantRow, name: str, digits: int = 3) -> str:
+    stat = row.stats.get(name)
+    if stat is None:
         return "—"
-    return f"{mean:.{digits}f}" + ("" if std is None else f"±{std:.{digits}f}")
+    return f"{stat.mean:.{digits}f}" + ("" if stat.std is None else f"±{stat.std:.{digits}f}")
 
 
 def print_table(result: ComparisonResult) -> None:
@@ -138,7 +139,7 @@ def print_table(result: ComparisonResult) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    runs = sorted({int(row["runs"]) for row in result.rows})
+    runs = sorted({len(row.seeds) for row in result.rows})
     seeds = "/".join(map(str, runs))
     table = Table(title=f"{result.directory.name}: mean ± std over {seeds} seed{'s' * (runs != [1])}")
     headers = ("variant", "final val_acc", "best val_acc", "final val_loss", "best val_loss", "best epoch")
@@ -146,13 +147,13 @@ def print_table(result: ComparisonResult) -> None:
         table.add_column(header, justify="left" if header in ("variant", "stop") else "right", no_wrap=True)
     for row in result.rows:
         table.add_row(
-            str(row["variant"]),
+            row.variant,
             *(
                 _cell(row, name)
                 for name in ("final_val_acc", "best_val_acc", "final_val_loss", "best_val_loss")
             ),
             _cell(row, "best_epoch", 1),
-            str(row["status"]),
+            row.status(),
             _cell(row, "seconds", 1),
         )
     # a file or pipe gets the whole table; a terminal gets its own width

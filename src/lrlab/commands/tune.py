@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from lrlab.config import Experiment
     from lrlab.tune.study import TuneConfig, TuneResult
 
-SUMMARY = "tune the learning rate, schedule and optimizer settings with Optuna"
+SUMMARY = "tune the LR, schedule and optimizer settings (Optuna)"
 DESCRIPTION = (
     "Search an experiment's [search] space (or the built-in space of its optimizer) with Optuna:\n"
     "each trial trains with the same loop as lrlab train, reports its validation metric every\n"

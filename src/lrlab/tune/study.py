@@ -123,9 +123,12 @@ def make_sampler(
             return optuna.samplers.RandomSampler(seed=seed)
         if name == "grid":
             return optuna.samplers.GridSampler(grid_of(space), seed=seed)
-        if name == "cmaes":
-            return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
-        return optuna.samplers.GPSampler(seed=seed, warn_independent_sampling=False)
+        try:
+            if name == "cmaes":
+                return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
+            return optuna.samplers.GPSampler(seed=seed, warn_independent_sampling=False)
+        except ImportError as error:  # optional packages of these samplers (cmaes, scipy)
+            raise LrlabError(f"--sampler {name} needs a package that is missing: {error}") from None
 
 
 def grid_of(space: SearchSpace) -> dict[str, list[Any]]:

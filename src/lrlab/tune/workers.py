@@ -149,6 +149,7 @@ def _work(job: Job) -> None:
     )
     budget = _budget(space, config)
     objective = Objective(space, job.folder, cv=config.cv, scaling=config.scaling(job.experiment))
+    objective.splits()  # a dataset that cannot be loaded stops the worker, not each trial
     deadline = time.monotonic() + config.timeout if config.timeout else math.inf
     failures = 0
     while time.monotonic() < deadline and not _wait_for_others(study, budget):
