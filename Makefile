@@ -3,7 +3,6 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-SPEC ?= warmup(steps=5, start=0.0) >> cosine(steps=15, end=0.0333)
 
 .PHONY: install demo test lint bench clean
 
@@ -17,9 +16,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: install
-	mkdir -p runs
-	$(BIN)/lrlab schedule "$(SPEC)" --steps 20 --lr 0.3 --plot runs/demo-schedule.png
-	@echo "plot written to runs/demo-schedule.png"
+	$(BIN)/lrlab compare
 
 test: install
 	$(BIN)/python -m pytest -n 2 -q
