@@ -19,7 +19,7 @@ demo: install
 	$(BIN)/lrlab compare
 
 test: install
-	$(BIN)/python -m pytest -n 2 -q
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 -q
 
 lint: install
 	$(BIN)/ruff check

@@ -27,7 +27,7 @@ from lrlab.finder import (
     recommend,
     write_range_test,
 )
-from lrlab.finder.recommend import confirm_factors, warmup_cosine
+from lrlab.finder.recommend import Trial, _choose, confirm_factors, warmup_cosine
 from lrlab.models import build_model
 from lrlab.optim import build_optimizer
 from lrlab.schedules import parse
@@ -137,13 +137,23 @@ def test_confirmation_trains_around_the_suggestion_and_keeps_the_best(data: Data
         return fresh(data, "sgd(momentum=0.9)", lr)
 
     config = FitConfig(epochs=1, device="cpu", quiet=True)
-    confirmation = confirm(build, data, 1e-4, trainings=3, config=config)  # far too small: ×3 wins
+    confirmation = confirm(build, data, 3e-3, trainings=3, config=config)  # too small: ×3 wins
     assert confirmation.metric == "val_acc" and len(confirmation.trials) == 3
-    assert [t.lr for t in confirmation.trials] == pytest.approx([1e-4 / 3, 1e-4, 3e-4])
-    assert confirmation.best_lr == pytest.approx(3e-4)
+    assert [t.lr for t in confirmation.trials] == pytest.approx([1e-3, 3e-3, 9e-3])
+    assert confirmation.best_lr == pytest.approx(9e-3)
     assert max(t.score for t in confirmation.trials) == confirmation.trials[-1].score
     with pytest.raises(LrlabError, match="trainings must be an integer >= 1"):
         confirm(build, data, 0.1, trainings=0)
+
+
+def test_confirmation_prefers_the_smaller_lr_within_one_standard_error() -> None:
+    trials = [Trial(0.01, 0.90, ""), Trial(0.03, 0.91, ""), Trial(0.1, 0.92, "")]
+    assert _choose(trials, "val_acc", 144) == 0.01  # 2 points is within the error of 144 samples
+    assert _choose(trials, "val_acc", 100_000) == 0.1  # and well beyond that of 100,000
+    failed = [Trial(0.01, 0.90, ""), Trial(0.03, math.nan, "diverged")]
+    assert _choose(failed, "val_acc", 144) == 0.01
+    losses = [Trial(0.01, 0.5, ""), Trial(0.03, 0.4, ""), Trial(0.1, math.inf, "")]
+    assert _choose(losses, "val_loss", 144) == 0.03  # regression: the lowest validation loss
 
 
 def test_the_plot_marks_every_method_and_the_choice(result: RangeTestResult, tmp_path: Path) -> None:

@@ -142,7 +142,7 @@ def test_lrlab_tune_exits_2_with_one_line_before_training(
 ) -> None:
     path = tmp_path / "bad.toml"
     path.write_text(tiny_toml(search), encoding="utf-8")
-    code, out, err = run_main(capsys, "tune", str(path), "--out", str(tmp_path / "runs"), "--quiet")
+    code, out, err = run_main(capsys, "tune", str(path), "--out", str(tmp_path / "runs"))
     assert code == 2 and out == ""
     assert err.startswith("lrlab: error: ") and message in err and err.count("\n") == 1
     assert not (tmp_path / "runs").exists()  # nothing was created, let alone trained
@@ -160,10 +160,12 @@ def test_lrlab_tune_exits_2_with_one_line_before_training(
         (["--storage", "not a url"], "--storage must be an SQLAlchemy URL"),
         (["--val-fraction", "0"], "tuning needs held-out data"),
         (["--sampler", "grid"], "--sampler grid needs a finite set of values, but search.lr is"),
+        (["--storage", "sqlite://"], "an in-memory SQLite database is gone with its connection"),
     ],
 )
 def test_bad_flags_exit_2_with_the_fix(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], flags: list[str], message: str
 ) -> None:
-    code, out, err = run_main(capsys, "tune", "--out", str(tmp_path / "runs"), "--quiet", *flags)
-    assert code == 2 and out == "" and message in err, err
+    code, out, err = run_main(capsys, "tune", "--out", str(tmp_path / "runs"), *flags)
+    assert code == 2 and out == "" and message in err and err.count("\n") == 1, err
+    assert not (tmp_path / "runs").exists()

@@ -91,15 +91,17 @@ def test_two_lrlab_tune_processes_share_a_postgresql_study(tmp_path: Path, postg
 
 
 def _running_trial_of_a_worker(study: optuna.Study, parent: int) -> optuna.trial.FrozenTrial | None:
+    """A trial a worker process is training, in its first half (so it cannot finish before the
+    kill lands)."""
     for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
         worker = trial.user_attrs.get("worker", "")
-        if trial.intermediate_values and worker and int(worker.rpartition(":")[2]) != parent:
+        if 1 <= len(trial.intermediate_values) <= 5 and worker and int(worker.rpartition(":")[2]) != parent:
             return trial
     return None
 
 
 def test_a_worker_killed_mid_trial_is_retried_and_no_completed_trial_is_lost(tmp_path: Path) -> None:
-    path = write(tmp_path, epochs=6)
+    path = write(tmp_path, epochs=10)
     out = tmp_path / "runs"
     command = [sys.executable, "-m", "lrlab", "tune", str(path), "--workers", "2", "--trials", "6"]
     command += ["--heartbeat", "1", "--pruner", "none", "--no-report", "--quiet", "--out", str(out)]

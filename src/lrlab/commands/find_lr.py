@@ -31,8 +31,9 @@ DESCRIPTION = (
     "confidence, a (base, max) range and schedule specs that 'lrlab train --schedule' accepts.\n"
     "When the curve has no usable descent it says so and why, instead of guessing. The model\n"
     "and optimizer are restored after the sweep. --confirm K checks the suggestion with K short\n"
-    "trainings (x1/3, x1, x3) and keeps the best by validation metric. --param weight_decay or\n"
-    "momentum sweeps that setting at the fixed --lr instead."
+    "trainings (x1/3, x1, x3) and keeps the best by validation metric (a larger LR must win by\n"
+    "more than one standard error). --param weight_decay or momentum sweeps that setting at the\n"
+    "fixed --lr instead."
 )
 EXAMPLES = """\
 examples:
@@ -83,10 +84,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--mode", choices=("exp", "linear"), help="spacing (default: exp; linear for momentum)"
     )
     sweep.add_argument("--repeats", type=int, default=1, metavar="R", help="sweeps with seeds seed…seed+R-1")
-    sweep.add_argument("--divergence", type=float, default=4.0, metavar="K", help="stop at K × best loss")
+    sweep.add_argument(
+        "--divergence",
+        type=float,
+        default=4.0,
+        metavar="K",
+        help="stop when the smoothed loss passes K × its best (4)",
+    )
     sweep.add_argument("--accumulation", type=int, default=1, metavar="N", help="micro-batches per update")
     sweep.add_argument("--validation", action="store_true", help="record the validation loss (slow)")
-    sweep.add_argument("--confirm", type=int, default=0, metavar="K", help="K short trainings around it")
+    sweep.add_argument(
+        "--confirm", type=int, default=0, metavar="K", help="K trainings at x1/3, x1, x3 … of the suggestion"
+    )
     sweep.add_argument(
         "--confirm-epochs", type=int, metavar="N", help="epochs of each (default: min(epochs, 3))"
     )

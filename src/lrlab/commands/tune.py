@@ -122,11 +122,12 @@ def build_config(args: argparse.Namespace) -> TuneConfig:
 
 def run(args: argparse.Namespace) -> int:
     """``lrlab tune``: check everything, run the study, print the best configuration."""
-    from lrlab.tune.study import study_folder, tune
+    from lrlab.tune.study import check, study_folder, tune
     from lrlab.tune.workers import log_trials
 
     config = build_config(args)
     experiment = build_experiment(args)
+    check(experiment, config)  # every mistake before the first line of output
     name, folder, _ = study_folder(experiment, config)
     log_trials(not args.quiet)
     if not args.quiet:

@@ -84,7 +84,13 @@ def confirm(
 ) -> Confirmation:
     """Train ``trainings`` fresh models (``build(lr)`` gives a model and its optimizer) at
     :func:`confirm_factors` × ``lr`` with ``config`` (default: 1 epoch) and keep the best by
-    validation accuracy (classification) or validation loss (regression)."""
+    validation accuracy (classification) or validation loss (regression).
+
+    For accuracy the one-standard-error rule decides: the smallest LR whose accuracy is within
+    one binomial standard error (``sqrt(p (1 - p) / n)`` of the best, on ``n`` held-out samples)
+    of the best. A larger LR must win by more than the split can measure, because near a cliff
+    the larger one is the one that fails on the next seed.
+    """
     if not (math.isfinite(lr) and lr > 0):
         raise invalid("lr", "a finite number > 0", lr)
     config = config or FitConfig(epochs=1, quiet=True)
@@ -95,8 +101,19 @@ def confirm(
         result = fit(model, data, optimizer, config=config)
         value = result.final.get(metric, math.nan)
         trials.append(Trial(lr * factor, value, result.stop_reason))
+    return Confirmation(metric, tuple(trials), _choose(trials, metric, _held_out_size(data)))
+
+
+def _held_out_size(data: Data) -> int:
+    return len(data.x_val) if data.x_val is not None else len(data.x_test)
+
+
+def _choose(trials: Sequence[Trial], metric: str, samples: int) -> float:
     best = max(trials, key=lambda t: _rank(t.score, metric))
-    return Confirmation(metric, tuple(trials), best.lr)
+    if metric != "val_acc" or not math.isfinite(best.score):
+        return best.lr
+    error = math.sqrt(best.score * (1 - best.score) / max(samples, 1))
+    return min(t.lr for t in trials if math.isfinite(t.score) and t.score >= best.score - error)
 
 
 def _rank(score: float, metric: str) -> float:

@@ -31,8 +31,8 @@ from torch import nn
 from lrlab.data import Data
 from lrlab.errors import invalid
 from lrlab.finder.curve import Curve
-from lrlab.finder.suggest import Suggestion, combine, edge, suggest_all
-from lrlab.finder.sweep import Param, Sweep, SweepConfig, Trace, default_sweep, run_sweep
+from lrlab.finder.suggest import METHODS, Suggestion, combine, edge, suggest_all
+from lrlab.finder.sweep import Param, Sweep, SweepConfig, Trace, check_param, default_sweep, run_sweep
 
 STEPS_CSV = "steps.csv"
 SUMMARY_JSON = "summary.json"
@@ -151,6 +151,7 @@ def range_test(
     largest value before the loss turns up, moved back for lag)."""
     if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
         raise invalid("repeats", "an integer >= 1", repeats)
+    param = check_param(optimizer, param)
     config = config or SweepConfig()
     ladder = sweep or default_sweep(optimizer, param)
     momentum = 0.0 if param == "momentum" else optimizer_momentum(optimizer)
@@ -161,7 +162,8 @@ def range_test(
     curves = [Curve.of(t.values, t.losses, momentum) for t in traces]
     first = traces[0]
     if param == "lr":
-        default, answers = combine(curves), tuple(suggest_all(curves[0], _SINGLE).values())
+        singles = [name for name in METHODS if name != "lrlab"]
+        default, answers = combine(curves), tuple(suggest_all(curves[0], singles).values())
     else:
         default, answers = edge(curves[0]), (edge(curves[0]),)
     trend = [*curves[0].smooth_loss.tolist(), *[math.nan] * (len(first.losses) - len(curves[0]))]
@@ -178,9 +180,6 @@ def range_test(
         repeats=repeats,
         seconds=sum(t.seconds for t in traces),
     )
-
-
-_SINGLE = ("edge", "steepest", "valley", "minimum")
 
 
 def write_range_test(

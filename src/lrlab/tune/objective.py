@@ -176,10 +176,10 @@ class Objective:
         trial.set_user_attr("best_epoch", round(statistics.fmean(r.best_epoch for r in results)))
         trial.set_user_attr("stop_reason", results[-1].stop_reason)
         if self.cv:
-            trial.set_user_attr("cv_values", values)
+            trial.set_user_attr("cv_values", values)  # the folds done (all but pruned trials)
             finite = [value for value in values if math.isfinite(value)]
-            spread = statistics.stdev(finite) if len(finite) > 1 else 0.0
-            trial.set_user_attr("cv_std", spread)
+            if len(finite) > 1:
+                trial.set_user_attr("cv_std", statistics.stdev(finite))
         if results[-1].pruned:
             raise optuna.TrialPruned(results[-1].stop_reason)
         return statistics.fmean(values)

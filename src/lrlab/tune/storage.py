@@ -59,12 +59,9 @@ def sqlite_path(url: str) -> Path | None:
     return None if not name or name == ":memory:" else Path(name)
 
 
-def open_storage(url: str, *, heartbeat: int) -> optuna.storages.RDBStorage:
-    """Optuna's RDB storage at ``url`` with heartbeats and retries of killed trials.
-
-    Raises:
-        LrlabError: a URL that is not one, a missing database driver, or a server that refuses.
-    """
+def check_url(url: str) -> Path | None:
+    """Refuse what is not an SQLAlchemy URL or is an in-memory database; return the SQLite file
+    of an SQLite URL (``None`` for a server)."""
     try:
         path = sqlite_path(url)
     except (sqlalchemy.exc.ArgumentError, ValueError):
@@ -72,6 +69,21 @@ def open_storage(url: str, *, heartbeat: int) -> optuna.storages.RDBStorage:
             f"--storage must be an SQLAlchemy URL like sqlite:///study.db or "
             f"postgresql://user@host/db, got --storage={url!r}."
         ) from None
+    if path is None and make_url(url).get_backend_name() == "sqlite":
+        raise LrlabError(
+            "--storage must be a file or a database server: an in-memory SQLite database is gone "
+            "with its connection, so no worker would see the study."
+        )
+    return path
+
+
+def open_storage(url: str, *, heartbeat: int) -> optuna.storages.RDBStorage:
+    """Optuna's RDB storage at ``url`` with heartbeats and retries of killed trials.
+
+    Raises:
+        LrlabError: a URL that is not one, a missing database driver, or a server that refuses.
+    """
+    path = check_url(url)
     if path is not None:
         _write_ahead_log(path)
     engine_kwargs: dict[str, Any] = (

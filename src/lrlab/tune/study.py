@@ -18,6 +18,7 @@ it. Samplers and pruners are Optuna's, chosen by name (:func:`make_sampler`,
 from __future__ import annotations
 
 import math
+import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +31,7 @@ from lrlab.errors import LrlabError, invalid, unknown
 from lrlab.train.logging import write_text_atomic
 from lrlab.train.monitor import resolve_mode
 from lrlab.tune.space import LrScaling, SearchSpace, build_space
-from lrlab.tune.storage import default_url, open_storage, sqlite_path
+from lrlab.tune.storage import check_url, default_url, open_storage
 
 SAMPLERS = ("tpe", "random", "grid", "cmaes", "gp")
 PRUNERS = ("asha", "hyperband", "median", "none")
@@ -225,6 +226,25 @@ def _check_same_study(
             )
 
 
+def check(experiment: Experiment, config: TuneConfig) -> SearchSpace:
+    """Every check that needs no training, done before anything is written; returns the space.
+
+    Raises:
+        LrlabError: a bad space, no held-out data, a bad storage URL, a grid of ranges.
+    """
+    space = build_space(experiment)
+    if config.cv == 0 and experiment.task.val_fraction == 0:
+        raise LrlabError(
+            "tuning needs held-out data: set task.val_fraction > 0 (e.g. --val-fraction 0.1) or "
+            "cross-validate with --cv K; the test split is never used to choose."
+        )
+    if config.storage is not None:
+        check_url(config.storage)
+    if config.sampler == "grid":
+        grid_of(space)  # refuses continuous distributions
+    return space
+
+
 def tune(experiment: Experiment, config: TuneConfig) -> TuneResult:
     """Run the study of ``experiment`` to ``config.trials`` finished trials (or its timeout),
     then write best.toml, the final retrain (``config.final``) and the report. Each finished
@@ -236,29 +256,16 @@ def tune(experiment: Experiment, config: TuneConfig) -> TuneResult:
     from lrlab.tune.export import finish
     from lrlab.tune.workers import Job, run_workers
 
-    space = build_space(experiment)
-    if config.cv == 0 and experiment.task.val_fraction == 0:
-        raise LrlabError(
-            "tuning needs held-out data: set task.val_fraction > 0 (e.g. --val-fraction 0.1) or "
-            "cross-validate with --cv K; the test split is never used to choose."
-        )
-    if config.workers > 1 and config.storage is not None and _in_memory(config.storage):
-        raise LrlabError("--workers N needs a storage the workers share: a file or a database URL.")
-    if config.sampler == "grid":
-        grid_of(space)  # refuses continuous distributions before anything is written
+    deadline = time.time() + config.timeout if config.timeout else math.inf
+    space = check(experiment, config)
     name, folder, url = study_folder(experiment, config)
     folder.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         open_study(experiment, config, space)  # creates it once, before any worker starts
     write_text_atomic(folder / EXPERIMENT, to_toml(experiment))
-    job = Job(experiment=experiment, config=config, folder=folder, url=url, study_name=name)
+    job = Job(
+        experiment=experiment, config=config, folder=folder, url=url, study_name=name, deadline=deadline
+    )
     notes = run_workers(job)
     return finish(job, space, notes)
-
-
-def _in_memory(url: str) -> bool:
-    try:
-        return url.startswith("sqlite") and sqlite_path(url) is None
-    except ValueError:
-        return False

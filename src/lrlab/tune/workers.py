@@ -57,6 +57,7 @@ class Job:
     folder: Path
     url: str
     study_name: str
+    deadline: float = math.inf  # time.time() after which no trial starts (--timeout)
     index: int = 0
     log: bool = False
 
@@ -150,9 +151,8 @@ def _work(job: Job) -> None:
     budget = _budget(space, config)
     objective = Objective(space, job.folder, cv=config.cv, scaling=config.scaling(job.experiment))
     objective.splits()  # a dataset that cannot be loaded stops the worker, not each trial
-    deadline = time.monotonic() + config.timeout if config.timeout else math.inf
     failures = 0
-    while time.monotonic() < deadline and not _wait_for_others(study, budget):
+    while time.time() < job.deadline and not _wait_for_others(study, budget):
         trial = _one_trial(study, _guarded(objective, study, budget))
         if trial is None:
             continue
