@@ -120,11 +120,12 @@ def test_a_worker_killed_mid_trial_is_retried_and_no_completed_trial_is_lost(tmp
     assert process.returncode == 0, err_text
     trials = load(url)
     killed = trials[victim.number]
-    assert killed.state == FAIL and not killed.user_attrs.get("over_budget")
+    states = [(t.number, t.state.name, t.system_attrs.get("failed_trial")) for t in trials]
+    assert killed.state == FAIL and not killed.user_attrs.get("over_budget"), (states, out_text)
     retries = [t for t in trials if t.system_attrs.get("failed_trial") == victim.number]
-    assert [t.state for t in retries] == [COMPLETE] and retries[0].params == victim.params
+    assert [t.state for t in retries] == [COMPLETE] and retries[0].params == victim.params, states
     complete = [t for t in trials if t.state == COMPLETE]
-    assert len(complete) == 6
+    assert len(complete) == 6, states
     assert all(trials[number].value == value for number, value in done_before.items())  # none lost
     partial = out / "tiny" / victim.user_attrs["run_dir"]
     assert (partial / "metrics.csv").is_file() and not (partial / "summary.json").exists()
