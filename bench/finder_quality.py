@@ -16,9 +16,10 @@ over the seeds. Each suggestion comes from a range test run with seed ``s`` (mod
 with seed ``s``) and is trained with seed ``s``; its score is the mean over the seeds. The gap
 is in accuracy points, or for regression in R² points (``100 × (MSE - best MSE) / Var(y_test)``).
 Suggesters: lrlab's default and each of its single methods, lrlab's default with ``--confirm 3``
-(three trainings of the case's budget at ×1/3, ×1, ×3, scored on a validation split carved from
-the training set), torch-lr-finder (its README set-up: ``lr=1e-7`` to 100, 100 iterations,
-steepest gradient) and Lightning's ``Tuner.lr_find`` (defaults) when installed.
+(trainings of the case's budget at ×1/3, ×1, ×3, none above the sweep's lowest loss, scored on
+a validation split carved from the training set), torch-lr-finder (its README set-up:
+``lr=1e-7`` to 100, 100 iterations, steepest gradient) and Lightning's ``Tuner.lr_find``
+(defaults) when installed.
 
 The overhead line times a sweep of N steps against N plain steps of ``fit``'s own epoch loop
 (``train_epoch``), alternating, median of the rounds.
@@ -142,11 +143,11 @@ def lrlab_suggestions(case: Case, data: Data, seed: int) -> dict[str, float | No
     answers: dict[str, float | None] = {"lrlab": result.suggested_lr}
     answers |= {a.method: a.value for a in result.suggestions}
     if result.suggested_lr is not None:
-        answers["lrlab + confirm 3"] = confirmed(case, data, seed, result.suggested_lr)
+        answers["lrlab + confirm 3"] = confirmed(case, data, seed, result.suggested_lr, result.lowest)
     return answers
 
 
-def confirmed(case: Case, data: Data, seed: int, lr: float) -> float:
+def confirmed(case: Case, data: Data, seed: int, lr: float, cap: float | None) -> float:
     """``--confirm 3``: the case's budget at ×1/3, ×1, ×3, scored on 10% of the training split."""
     from lrlab.data.dataset import split_validation
 
@@ -156,7 +157,7 @@ def confirmed(case: Case, data: Data, seed: int, lr: float) -> float:
         return fresh(case, held, rate, seed)
 
     config = FitConfig(epochs=case.epochs, batch_size=case.batch_size, seed=seed, device="cpu", quiet=True)
-    return confirm(build, held, lr, trainings=3, config=config).best_lr
+    return confirm(build, held, lr, trainings=3, config=config, cap=cap).best_lr
 
 
 def loader(case: Case, data: Data, seed: int) -> torch.utils.data.DataLoader[Any]:

@@ -64,6 +64,7 @@ def test_the_result_is_frozen_and_complete(result: RangeTestResult) -> None:
     assert {a.method for a in result.suggestions} == {"edge", "steepest", "valley", "minimum"}
     assert result.suggested_lr is not None and 1e-4 < result.suggested_lr < 1.0
     assert result.method("valley").method == "valley"
+    assert result.lowest is not None and result.suggested_lr <= result.lowest
     with pytest.raises(LrlabError, match="name must be one of"):
         result.method("slide")
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -142,6 +143,8 @@ def test_confirmation_trains_around_the_suggestion_and_keeps_the_best(data: Data
     assert [t.lr for t in confirmation.trials] == pytest.approx([1e-3, 3e-3, 9e-3])
     assert confirmation.best_lr == pytest.approx(9e-3)
     assert max(t.score for t in confirmation.trials) == confirmation.trials[-1].score
+    capped = confirm(build, data, 3e-3, trainings=3, config=config, cap=5e-3)
+    assert [t.lr for t in capped.trials] == pytest.approx([1e-3, 3e-3])  # ×3 is past the cap
     with pytest.raises(LrlabError, match="trainings must be an integer >= 1"):
         confirm(build, data, 0.1, trainings=0)
 

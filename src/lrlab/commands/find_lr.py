@@ -205,7 +205,7 @@ def _confirm(args: argparse.Namespace, experiment: Experiment, data: Any, result
     def build(lr: float) -> Any:
         return build_model_and_optimizer(experiment, data, lr)[:2]
 
-    return confirm(build, data, result.suggested_lr, trainings=args.confirm, config=config)
+    return confirm(build, data, result.suggested_lr, trainings=args.confirm, config=config, cap=result.lowest)
 
 
 def _folder(args: argparse.Namespace, experiment: Experiment) -> Path:

@@ -81,10 +81,13 @@ def confirm(
     *,
     trainings: int = 3,
     config: FitConfig | None = None,
+    cap: float | None = None,
 ) -> Confirmation:
     """Train ``trainings`` fresh models (``build(lr)`` gives a model and its optimizer) at
     :func:`confirm_factors` × ``lr`` with ``config`` (default: 1 epoch) and keep the best by
-    validation accuracy (classification) or validation loss (regression).
+    validation accuracy (classification) or validation loss (regression). LRs above ``cap``
+    (pass the range test's :attr:`~lrlab.finder.RangeTestResult.lowest`: beyond it the sweep
+    saw training break down) are not tried.
 
     For accuracy the one-standard-error rule decides: the smallest LR whose accuracy is within
     one binomial standard error (``sqrt(p (1 - p) / n)`` of the best, on ``n`` held-out samples)
@@ -97,6 +100,8 @@ def confirm(
     metric = "val_acc" if data.task == "classification" else "val_loss"
     trials = []
     for factor in confirm_factors(trainings):
+        if cap is not None and lr * factor > cap * (1 + 1e-9) and factor > 1:
+            continue
         model, optimizer = build(lr * factor)
         result = fit(model, data, optimizer, config=config)
         value = result.final.get(metric, math.nan)
@@ -138,7 +143,7 @@ def recommend(
     confidence = answer.confidence or 0.0
     if lr is None:
         return Recommendation(None, 0.0, answer.reason, None, None, None, steps, confirmation)
-    top = _lowest_loss_lr(result) or lr * RANGE_FACTOR
+    top = result.lowest or lr * RANGE_FACTOR
     high = max(min(lr * RANGE_FACTOR, top), lr)
     base = lr / RANGE_FACTOR
     return Recommendation(
@@ -161,11 +166,6 @@ def warmup_cosine(steps: int) -> str:
     """
     ramp = max(1, round(WARMUP_SHARE * steps))
     return str(warmup(steps=ramp, start=0.1) >> cosine(steps=steps - ramp, end=0.01))
-
-
-def _lowest_loss_lr(result: RangeTestResult) -> float | None:
-    finite = [(t, v) for t, v in zip(result.trend, result.values, strict=True) if math.isfinite(t)]
-    return min(finite)[1] if finite else None
 
 
 def _round(value: float, digits: int = 3) -> float:

@@ -69,6 +69,13 @@ class RangeTestResult:
         """The default suggestion's value, or ``None`` (see ``suggestion.reason``)."""
         return self.suggestion.value
 
+    @property
+    def lowest(self) -> float | None:
+        """The value where the trend is lowest: above it the sweep showed training break down
+        (``None`` when no loss was finite)."""
+        finite = [(t, v) for t, v in zip(self.trend, self.values, strict=True) if math.isfinite(t)]
+        return min(finite)[1] if finite else None
+
     def method(self, name: str) -> Suggestion:
         """The suggestion of the method ``name``."""
         for answer in self.suggestions:

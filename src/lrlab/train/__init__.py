@@ -4,7 +4,7 @@ from lrlab.train.callbacks import Callback
 from lrlab.train.checkpoint import Checkpoint
 from lrlab.train.divergence import DivergenceGuard
 from lrlab.train.early_stopping import EarlyStopping
-from lrlab.train.logging import MetricsCsv
+from lrlab.train.logging import MetricsCsv, TensorBoardLogger
 from lrlab.train.loop import FitResult, evaluate, fit, resolve_device, seed_everything
 from lrlab.train.monitor import Monitor
 from lrlab.train.plateau import ReduceLROnPlateau
@@ -20,6 +20,7 @@ __all__ = [
     "MetricsCsv",
     "Monitor",
     "ReduceLROnPlateau",
+    "TensorBoardLogger",
     "Run",
     "TrainState",
     "evaluate",

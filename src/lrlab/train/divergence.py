@@ -50,6 +50,7 @@ class DivergenceGuard(Callback):
         if problem is None or self._before is None:
             return
         run.restore(self._before["run"])
+        run.rolled_back = True
         self.load_state_dict({**self._before["guard"], "retried": self.retried})
         if self.retried >= self.retries:
             run.stop(
@@ -58,7 +59,6 @@ class DivergenceGuard(Callback):
             return
         self.retried += 1
         run.state.lr_scale *= self.cut
-        run.retry_epoch = True
 
     def _scan(self, losses: list[float]) -> str | None:
         for index, loss in enumerate(losses):

@@ -236,8 +236,8 @@ def _finish_epoch(run: Run, metrics: dict[str, float]) -> None:
     run.state.history.append(metrics)
     for callback in run.callbacks:
         callback.on_epoch_end(run, metrics)
-        if run.retry_epoch:  # the divergence guard restored the state before this epoch
-            run.retry_epoch = False
+        if run.rolled_back:  # the divergence guard restored the state before this epoch
+            run.rolled_back = False
             return
 
 

@@ -74,7 +74,8 @@ def run_name(experiment: Experiment) -> str:
     """The run's folder name, a function of the resolved experiment (see the module docs)."""
     # seeds and variants belong to comparisons, which name their run folders themselves
     identity = experiment.model_dump(
-        mode="json", exclude={"name": True, "task": {"data_dir"}, "seeds": True, "variant": True, "search": True}
+        mode="json",
+        exclude={"name": True, "task": {"data_dir"}, "seeds": True, "variant": True, "search": True},
     )
     digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:8]
     model = re.split(r"[(]", experiment.task.model)[0].rpartition(":")[2]

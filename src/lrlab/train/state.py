@@ -81,7 +81,7 @@ class Run:
     state: TrainState = field(default_factory=TrainState)
     callbacks: list[Callback] = field(default_factory=list)
     stop_reason: str | None = None
-    retry_epoch: bool = False
+    rolled_back: bool = False  # this epoch was undone: later callbacks must not record it
     step_losses: torch.Tensor | None = None
 
     def stop(self, reason: str) -> None:
