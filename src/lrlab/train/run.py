@@ -117,7 +117,7 @@ def train(
         data,
         optimizer,
         experiment.schedule,
-        config=_fit_config(experiment, quiet),
+        config=fit_config(experiment, quiet=quiet),
         callbacks=build_callbacks(experiment, folder),
         run_dir=folder,
         resume=resuming,
@@ -226,7 +226,8 @@ def freeze(model: nn.Module, patterns: Sequence[str]) -> list[str]:
     return [name for name in names if name in frozen]
 
 
-def _fit_config(experiment: Experiment, quiet: bool) -> FitConfig:
+def fit_config(experiment: Experiment, *, quiet: bool = True) -> FitConfig:
+    """The loop's settings from an experiment."""
     train = experiment.train
     return FitConfig(
         epochs=train.epochs,

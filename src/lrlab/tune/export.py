@@ -31,8 +31,7 @@ from lrlab.data import Data, load_dataset
 from lrlab.data.dataset import normalize
 from lrlab.train import evaluate, fit
 from lrlab.train.logging import MetricsCsv, write_text_atomic
-from lrlab.train.run import build_model_and_optimizer
-from lrlab.tune.objective import fit_config
+from lrlab.train.run import build_model_and_optimizer, fit_config
 from lrlab.tune.space import SearchSpace
 from lrlab.tune.storage import open_storage, shown_url
 from lrlab.tune.study import TuneResult

@@ -36,11 +36,11 @@ from lrlab.config import Experiment
 from lrlab.data import Data, load_dataset
 from lrlab.data.dataset import normalize
 from lrlab.errors import LrlabError
-from lrlab.train import Callback, FitConfig, FitResult, Monitor, Run, fit
+from lrlab.train import Callback, FitResult, Monitor, Run, fit
 from lrlab.train.checkpoint import Checkpoint
 from lrlab.train.logging import write_text_atomic
 from lrlab.train.monitor import resolve_mode
-from lrlab.train.run import build_callbacks, build_model_and_optimizer, load_data
+from lrlab.train.run import build_callbacks, build_model_and_optimizer, fit_config, load_data
 from lrlab.tune.space import LrScaling, SearchSpace
 
 TRIALS = "trials"
@@ -183,23 +183,6 @@ class Objective:
         if results[-1].pruned:
             raise optuna.TrialPruned(results[-1].stop_reason)
         return statistics.fmean(values)
-
-
-def fit_config(experiment: Experiment, *, quiet: bool = True) -> FitConfig:
-    """The loop's settings from an experiment (as ``lrlab train`` builds them)."""
-    train = experiment.train
-    return FitConfig(
-        epochs=train.epochs,
-        batch_size=train.batch_size,
-        seed=train.seed,
-        device=train.device,
-        interval=train.interval,
-        grad_clip=train.grad_clip,
-        amp=train.amp,
-        eval_batch_size=train.eval_batch_size,
-        augment=experiment.task.augment,
-        quiet=quiet,
-    )
 
 
 def claim_directory(parent: Path, number: int) -> Path:
