@@ -19,24 +19,25 @@ from lrlab.errors import LrlabError, unknown
 DEFAULT_PRESET = "quickstart"
 
 
-def preset_names() -> list[str]:
-    """The names of the shipped presets."""
-    files = resources.files(__name__).iterdir()
+def preset_names(package: str = __name__) -> list[str]:
+    """The names of the presets shipped in ``package`` (this one by default)."""
+    files = resources.files(package).iterdir()
     return sorted(file.name.removesuffix(".toml") for file in files if file.name.endswith(".toml"))
 
 
-def preset_text(name: str) -> str:
-    """The TOML text of the preset ``name``."""
-    names = preset_names()
+def preset_text(name: str, package: str = __name__, kind: str = "preset") -> str:
+    """The TOML text of the preset ``name`` in ``package``."""
+    names = preset_names(package)
     if name not in names:
-        raise unknown("preset", name, names)
-    return resources.files(__name__).joinpath(f"{name}.toml").read_text(encoding="utf-8")
+        raise unknown(kind, name, names)
+    return resources.files(package).joinpath(f"{name}.toml").read_text(encoding="utf-8")
 
 
-def load_preset(name: str) -> Experiment:
-    """The preset ``name`` as a validated experiment (its ``name`` is the preset's)."""
-    text = preset_text(name)
+def load_preset(name: str, package: str = __name__, kind: str = "preset") -> Experiment:
+    """The preset ``name`` as a validated experiment (named after the preset unless its file
+    says otherwise)."""
+    text = preset_text(name, package, kind)
     try:  # a shipped file is tested; this names it should an edited copy break
         return validate({"name": name, **tomllib.loads(text)})
     except (tomllib.TOMLDecodeError, LrlabError) as error:
-        raise LrlabError(f"preset {name!r}: {error}") from None
+        raise LrlabError(f"{kind} {name!r}: {error}") from None
