@@ -17,6 +17,7 @@ import math
 import os
 import sys
 from collections.abc import Callable, Sequence
+from types import ModuleType
 from typing import TYPE_CHECKING, NamedTuple
 
 from lrlab import __version__
@@ -250,6 +251,13 @@ def _print_table(schedule: Schedule, steps: int, lr: float | None, every: int | 
         console.print(Text(note, style="dim"), soft_wrap=True)
 
 
+def _from_module(name: str, module: ModuleType) -> Command:
+    """A command whose texts and functions live in a module of ``lrlab.commands``."""
+    return Command(
+        name, module.SUMMARY, module.DESCRIPTION, module.EXAMPLES, module.add_arguments, module.run
+    )
+
+
 COMMANDS: tuple[Command, ...] = (
     Command(
         name="schedule",
@@ -260,44 +268,9 @@ COMMANDS: tuple[Command, ...] = (
         add_arguments=add_schedule_arguments,
         run=run_schedule,
     ),
-    Command(
-        name="train",
-        summary=train_command.SUMMARY,
-        description=train_command.DESCRIPTION,
-        examples=train_command.EXAMPLES,
-        add_arguments=train_command.add_arguments,
-        run=train_command.run,
-    ),
-    Command(
-        name="find-lr",
-        summary=find_lr_command.SUMMARY,
-        description=find_lr_command.DESCRIPTION,
-        examples=find_lr_command.EXAMPLES,
-        add_arguments=find_lr_command.add_arguments,
-        run=find_lr_command.run,
-    ),
-    Command(
-        name="compare",
-        summary=compare_command.SUMMARY,
-        description=compare_command.DESCRIPTION,
-        examples=compare_command.EXAMPLES,
-        add_arguments=compare_command.add_arguments,
-        run=compare_command.run,
-    ),
-    Command(
-        name="tune",
-        summary=tune_command.SUMMARY,
-        description=tune_command.DESCRIPTION,
-        examples=tune_command.EXAMPLES,
-        add_arguments=tune_command.add_arguments,
-        run=tune_command.run,
-    ),
-    Command(
-        name="report",
-        summary=report_command.SUMMARY,
-        description=report_command.DESCRIPTION,
-        examples=report_command.EXAMPLES,
-        add_arguments=report_command.add_arguments,
-        run=report_command.run,
-    ),
+    _from_module("train", train_command),
+    _from_module("find-lr", find_lr_command),
+    _from_module("compare", compare_command),
+    _from_module("tune", tune_command),
+    _from_module("report", report_command),
 )
