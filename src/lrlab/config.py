@@ -26,7 +26,7 @@ from __future__ import annotations
 import difflib
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
@@ -61,6 +61,13 @@ def _spec_name(text: str, kind: str) -> str:
     return expression.name
 
 
+def _known(value: str, kind: str, names: Collection[str]) -> str:
+    """``value`` when it is a plug-in or names one of ``names``; else "unknown … did you mean"."""
+    if not _PLUGIN.match(value) and (name := _spec_name(value, kind)) not in names:
+        raise unknown(kind, name, names)
+    return value
+
+
 class Task(Section):
     """``[task]``: what is learned. ``dataset`` and ``model`` are specs or ``pkg.module:function``."""
 
@@ -75,18 +82,14 @@ class Task(Section):
     def _dataset(cls, value: str) -> str:
         from lrlab.data import DATASETS
 
-        if not _PLUGIN.match(value) and (name := _spec_name(value, "dataset")) not in DATASETS:
-            raise unknown("dataset", name, DATASETS)
-        return value
+        return _known(value, "dataset", DATASETS)
 
     @field_validator("model")
     @classmethod
     def _model(cls, value: str) -> str:
         from lrlab.models import MODELS
 
-        if not _PLUGIN.match(value) and (name := _spec_name(value, "model")) not in MODELS:
-            raise unknown("model", name, MODELS)
-        return value
+        return _known(value, "model", MODELS)
 
     @field_validator("augment")
     @classmethod
