@@ -54,6 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as stop:  # --help, --version and usage errors
         return stop.code if isinstance(stop.code, int) else 2
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # what a launcher passes on
     try:
         code: int = args.run(args)
     except LrlabError as error:
@@ -72,7 +73,8 @@ def _fail(args: argparse.Namespace, error: Exception, code: int) -> int:
     if args.debug:
         raise error
     message = " ".join(line.strip() for line in str(error).splitlines())
-    print(f"lrlab: error: {message}", file=sys.stderr)
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, one process says it for all
+        print(f"lrlab: error: {message}", file=sys.stderr)
     return code
 
 

@@ -102,7 +102,14 @@ class Task(Section):
 
 
 class Train(Section):
-    """``[train]``: the loop's settings. ``amp``: bf16 autocast when the device is CUDA."""
+    """``[train]``: the loop's settings. ``amp``: bf16 autocast when the device is CUDA.
+
+    ``batch_size`` is per process; under ``torchrun`` the global batch is ``batch_size × world
+    size``, and ``lr_scaling`` ("linear", "sqrt", "none") rescales the LR from the batch size
+    ``reference_batch_size`` (default ``batch_size``: one process), with a per-step warmup over
+    ``scaling_warmup_epochs`` when it grows (see :mod:`lrlab.scaling`). ``compile``: train
+    through ``torch.compile``.
+    """
 
     epochs: int = Field(default=10, ge=1)
     batch_size: int = Field(default=128, ge=1)
@@ -112,6 +119,10 @@ class Train(Section):
     grad_clip: float | None = Field(default=None, gt=0)
     amp: bool = True
     eval_batch_size: int = Field(default=2048, ge=1)
+    lr_scaling: Literal["none", "linear", "sqrt"] = "none"
+    reference_batch_size: int | None = Field(default=None, ge=1)
+    scaling_warmup_epochs: float = Field(default=5.0, ge=0)
+    compile: bool = False
 
     @field_validator("device")
     @classmethod
@@ -295,6 +306,10 @@ OVERRIDES: dict[str, str] = {
     "batch_size": "train.batch_size",
     "seed": "train.seed",
     "device": "train.device",
+    "lr_scaling": "train.lr_scaling",
+    "reference_batch_size": "train.reference_batch_size",
+    "scaling_warmup_epochs": "train.scaling_warmup_epochs",
+    "compile": "train.compile",
     "optimizer": "optimizer.name",
     "lr": "optimizer.lr",
     "lr_multipliers": "optimizer.lr_multipliers",

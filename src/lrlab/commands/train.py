@@ -14,6 +14,9 @@ from typing import TYPE_CHECKING
 from lrlab.errors import LrlabError
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from lrlab import distributed as distributed_types
     from lrlab.train.run import RunResult
 
 SUMMARY = "train a model on a task and record the run"
@@ -31,6 +34,8 @@ examples:
   lrlab train --schedule "warmup(steps=100, start=0.1) >> cosine(steps=900)" --early-stopping 5
   lrlab train --init-from runs/default/RUN/best.pt --freeze "1.*" --lr-multiplier 5=10
   lrlab train --model mypkg.models:resnet --data mypkg.data:load --resume
+  lrlab train --dataset mnist --model lenet --nproc 4 --lr-scaling linear   # 4 processes, DDP
+  torchrun --nproc-per-node 4 -m lrlab train --dataset mnist --model lenet # the same, by hand
 """
 
 
@@ -42,6 +47,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--out", default="runs", metavar="DIR", help="parent of run directories (default: runs)")
     run.add_argument("--resume", action="store_true", help="continue the run this command started")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    parallel = parser.add_argument_group("data-parallel and devices")
+    parallel.add_argument(
+        "--nproc", type=int, metavar="N", help="train in N processes on this machine (launches torchrun)"
+    )
+    parallel.add_argument(
+        "--lr-scaling",
+        choices=("none", "linear", "sqrt"),
+        help="scale the LR with the global batch (linear for SGD, sqrt for adaptive methods)",
+    )
+    parallel.add_argument(
+        "--reference-batch-size", type=int, metavar="N", help="the batch size the LR was chosen for"
+    )
+    parallel.add_argument(
+        "--scaling-warmup-epochs", type=float, metavar="E", help="warmup when the LR is scaled up (default 5)"
+    )
+    parallel.add_argument("--compile", action="store_true", default=None, help="train through torch.compile")
 
 
 def add_setting_arguments(parser: argparse.ArgumentParser) -> None:
@@ -127,6 +148,7 @@ def overrides(args: argparse.Namespace) -> dict[str, object]:
 
 def run(args: argparse.Namespace) -> int:
     """``lrlab train``: build the experiment, train it, print the summary."""
+    from lrlab import distributed
     from lrlab.config import Experiment, apply_overrides, load_experiment
     from lrlab.train.run import run_directory, train
 
@@ -136,16 +158,46 @@ def run(args: argparse.Namespace) -> int:
             f"{args.experiment} has {len(base.variant)} [[variant]] tables and lrlab train trains one "
             f"setting; compare them with 'lrlab compare {args.experiment}'."
         )
-    experiment = apply_overrides(base, **overrides(args))
-    folder = run_directory(experiment, args.out)
-    if not args.quiet:
+    scaling = dict(
+        lr_scaling=args.lr_scaling,
+        reference_batch_size=args.reference_batch_size,
+        scaling_warmup_epochs=args.scaling_warmup_epochs,
+        compile=args.compile,
+    )
+    experiment = apply_overrides(base, **overrides(args), **scaling)
+    world = distributed.from_env()
+    if args.nproc is not None:
+        return _launch(args, world, run_directory(experiment, args.out, args.nproc))
+    folder = run_directory(experiment, args.out, world.size)
+    if not args.quiet and world.main:
         print(f"lrlab: {'resuming' if args.resume else 'training'} {folder}", file=sys.stderr)
     try:
         result = train(experiment, out=args.out, resume=args.resume, quiet=args.quiet)
     except KeyboardInterrupt:
         print(f"lrlab: interrupted; continue with the same command and --resume ({folder})", file=sys.stderr)
         raise
-    print_summary(result)
+    finally:
+        distributed.stop()
+    if world.main:
+        print_summary(result)
+    return 0
+
+
+def _launch(args: argparse.Namespace, world: distributed_types.World, folder: Path) -> int:
+    """``--nproc N``: the same command in N processes under torchrun."""
+    from lrlab import distributed
+
+    if world.parallel:
+        raise LrlabError("--nproc launches torchrun; under torchrun already, leave --nproc out.")
+    if args.nproc < 1:
+        raise LrlabError(f"--nproc must be an integer >= 1, got {args.nproc}.")
+    code = distributed.launch(args.nproc, distributed.without_option(args.argv, "--nproc"))
+    if code != 0:
+        raise LrlabError(
+            f"the {args.nproc}-process run stopped (torchrun exit code {code}; see the processes' "
+            f"messages above). Run the same command with --resume to continue {folder} from its last "
+            "checkpoint."
+        )
     return 0
 
 

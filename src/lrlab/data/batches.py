@@ -4,6 +4,13 @@ Each epoch draws one ``torch.randperm`` from a generator seeded by ``(seed, epoc
 of any epoch can be replayed on its own: resuming at epoch ``e``, batch ``k`` is
 ``batches.epoch(e, start=k)``. Batches are index slices of the resident tensors; there is no
 per-sample Python and no ``DataLoader``.
+
+Data-parallel: with ``world_size`` processes, every process draws the same order, and batch ``k``
+of the epoch is the ``k``-th slice of ``batch_size × world_size`` samples, of which process
+``rank`` takes its share (one contiguous part; parts differ by one sample at most in the last
+batch, and a last batch with fewer samples than processes is left out). :meth:`Batches.weight`
+says how much of the batch a process holds, so that the mean of the processes' weighted losses is
+the loss of the whole batch: one process with ``batch_size × world_size`` sees the same batches.
 """
 
 from __future__ import annotations
@@ -31,6 +38,12 @@ def mix_seed(*words: int) -> int:
     return int(state) >> 1
 
 
+def batch_count(samples: int, batch_size: int, world_size: int = 1, *, drop_last: bool = False) -> int:
+    """Batches per epoch of ``samples`` in batches of ``batch_size`` per process (see the module docs)."""
+    full, rest = divmod(samples, batch_size * world_size)
+    return full + (1 if rest >= world_size and not drop_last else 0)
+
+
 def _check_int(param: str, value: int, minimum: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise invalid(param, f"an integer >= {minimum}", value)
@@ -49,6 +62,8 @@ class Batches:
         seed: seeds the order and the augmentation of every epoch.
         device: where the tensors live and batches are made (default: ``x``'s device).
         augment: applied to each batch's inputs with a generator on ``device``.
+        rank: this process's share of every batch (data-parallel; see the module docs).
+        world_size: processes sharing every batch; ``batch_size`` is per process.
 
     Iterating the object runs the next epoch (starting at 0, or where :meth:`set_epoch` says).
     """
@@ -64,12 +79,17 @@ class Batches:
         seed: int = 0,
         device: str | torch.device | None = None,
         augment: Augment | None = None,
+        rank: int = 0,
+        world_size: int = 1,
     ) -> None:
         _check_int("batch_size", batch_size, 1)
         _check_int("seed", seed, 0)
+        _check_int("world_size", world_size, 1)
+        if isinstance(rank, bool) or not isinstance(rank, int) or not 0 <= rank < world_size:
+            raise invalid("rank", f"an integer in [0, {world_size})", rank)
         if len(x) != len(y):
             raise LrlabError(f"x and y must hold as many samples, got {len(x)} inputs and {len(y)} targets.")
-        if drop_last and batch_size > len(x):
+        if drop_last and batch_size * world_size > len(x):
             raise invalid(
                 "batch_size", f"at most the number of samples ({len(x)}) with drop_last", batch_size
             )
@@ -77,12 +97,30 @@ class Batches:
         self.x, self.y = x.to(self.device), y.to(self.device)
         self.batch_size, self.shuffle, self.drop_last = batch_size, shuffle, drop_last
         self.seed, self.augment = seed, augment
+        self.rank, self.world_size = rank, world_size
         self.next_epoch = 0
+
+    @property
+    def global_batch_size(self) -> int:
+        """Samples per batch over all processes."""
+        return self.batch_size * self.world_size
 
     def __len__(self) -> int:
         """Batches per epoch."""
-        full, rest = divmod(len(self.x), self.batch_size)
-        return full + (1 if rest and not self.drop_last else 0)
+        return batch_count(len(self.x), self.batch_size, self.world_size, drop_last=self.drop_last)
+
+    def _bounds(self, number: int) -> tuple[int, int, int]:
+        """Where this process's part of batch ``number`` starts and ends, and the batch's size."""
+        begin = number * self.global_batch_size
+        size = min(self.global_batch_size, len(self.x) - begin)
+        part, extra = divmod(size, self.world_size)
+        start = begin + self.rank * part + min(self.rank, extra)
+        return start, start + part + (1 if self.rank < extra else 0), size
+
+    def weight(self, number: int) -> float:
+        """This process's share of batch ``number`` × the number of processes (1 for full batches)."""
+        start, end, size = self._bounds(number)
+        return (end - start) * self.world_size / size
 
     def set_epoch(self, epoch: int) -> None:
         """Make the next ``for batch in batches`` run epoch ``epoch`` (to resume a run)."""
@@ -112,8 +150,7 @@ class Batches:
         order, augment = self.order(epoch), self.augment
         generator = torch.Generator(device=self.device) if augment is not None else None
         for number in range(start, len(self)):
-            begin = number * self.batch_size
-            end = min(begin + self.batch_size, len(self.x))
+            begin, end, _ = self._bounds(number)
             if order is None:
                 x, y = self.x[begin:end], self.y[begin:end]
             else:
@@ -121,6 +158,7 @@ class Batches:
                 x, y = self.x.index_select(0, index), self.y.index_select(0, index)
             if augment is not None and generator is not None:
                 # Seeded per batch, so resuming mid-epoch augments exactly as the first run did.
-                generator.manual_seed(mix_seed(self.seed, epoch, AUGMENT_STREAM, number))
+                ranked = (self.rank,) if self.world_size > 1 else ()
+                generator.manual_seed(mix_seed(self.seed, epoch, AUGMENT_STREAM, number, *ranked))
                 x = augment(x, generator)
             yield x, y

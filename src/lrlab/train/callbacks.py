@@ -2,7 +2,9 @@
 
 A callback decides with a reason (``run.stop("early-stopped: …")``), and lists the fields a
 checkpoint must keep in :meth:`Callback.state_dict`. Callbacks run in ``order`` (lower first):
-the divergence guard looks at an epoch before anything records it.
+the divergence guard looks at an epoch before anything records it. Under data-parallel training
+every process runs the callbacks on the same (all-reduced) metrics, so their decisions agree;
+those that write files (``writes_files``) run on rank 0 only.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ class Callback:
     """Base class; every hook is a no-op."""
 
     order: ClassVar[int] = 100
+    writes_files: ClassVar[bool] = False  # data-parallel: run on rank 0 only
 
     def on_fit_start(self, run: Run) -> None:
         """Called once before the first epoch (also when resuming)."""

@@ -100,6 +100,7 @@ class Checkpoint(Callback):
     whenever ``monitor`` improves; both atomically."""
 
     order = 200
+    writes_files = True
 
     def __init__(
         self, directory: str | Path, *, monitor: str = "val_loss", mode: str = "auto", every: int = 1

@@ -57,6 +57,7 @@ class MetricsCsv(Callback):
     """
 
     order = 150
+    writes_files = True
 
     def __init__(self, directory: str | Path) -> None:
         self.path = Path(directory) / METRICS
@@ -105,6 +106,7 @@ class TensorBoardLogger(Callback):
     """
 
     order = 150
+    writes_files = True
 
     def __init__(self, directory: str | Path) -> None:
         self.directory = Path(directory)

@@ -3,6 +3,11 @@
 Read top to bottom: set up the run (resuming from ``checkpoint.pt`` when asked), then per epoch
 train on in-memory batches with the LR written from the schedule's closed form before every
 update, evaluate, let the callbacks decide, and record.
+
+Under ``torchrun`` (an initialized process group, see :mod:`lrlab.distributed`) the same loop is
+data-parallel: the model trains through ``DistributedDataParallel``, each process takes its share
+of every batch, evaluation and the training loss are all-reduced, every process sees rank 0's
+metrics and stop decision, and only rank 0 runs the callbacks that write files.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
@@ -20,6 +26,8 @@ from torch import Tensor, nn
 from torch.nn import functional
 
 from lrlab.data import Batches, Data, parse_augment
+from lrlab.data.batches import mix_seed
+from lrlab.distributed import World, current, device_for
 from lrlab.errors import LrlabError, invalid
 from lrlab.schedules import Schedule, constant, parse
 from lrlab.train.callbacks import Callback
@@ -28,6 +36,7 @@ from lrlab.train.logging import Progress
 from lrlab.train.state import FitConfig, Run, TrainState
 
 FINITE_CHECK_EVERY = 32  # steps between host syncs that look for a non-finite loss
+DROPOUT_STREAM = 2  # data-parallel: each process's global generator, reseeded every epoch
 
 
 @dataclass(frozen=True)
@@ -71,27 +80,43 @@ def loss_function(data: Data) -> nn.Module:
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, x: Tensor, y: Tensor, data: Data, batch_size: int) -> dict[str, float]:
-    """Mean loss and accuracy (or MSE) of ``model`` on ``(x, y)``, in eval mode."""
+def evaluate(
+    model: nn.Module, x: Tensor, y: Tensor, data: Data, batch_size: int, *, world: World | None = None
+) -> dict[str, float]:
+    """Mean loss and accuracy (or MSE) of ``model`` on ``(x, y)``, in eval mode.
+
+    With a data-parallel ``world``, each process evaluates its part and the sums are all-reduced.
+    """
+    world = world or World()
+    begin, end = part(len(x), world)
+    loss_sum, hits, count = world.sum(_sums(model, x[begin:end], y[begin:end], data, batch_size)).tolist()
+    loss = loss_sum / max(count, 1)
+    return {"loss": loss, "acc": hits / max(count, 1)} if data.task == "classification" else {"loss": loss}
+
+
+def part(size: int, world: World) -> tuple[int, int]:
+    """The contiguous part of ``size`` items that ``world.rank`` takes (sizes differ by one at most)."""
+    share, extra = divmod(size, world.size)
+    start = world.rank * share + min(world.rank, extra)
+    return start, start + share + (1 if world.rank < extra else 0)
+
+
+def _sums(model: nn.Module, x: Tensor, y: Tensor, data: Data, batch_size: int) -> Tensor:
+    """Summed loss, correct predictions and sample count of ``(x, y)`` (float64, one tensor)."""
     was_training = model.training
     model.eval()
-    loss_sum = torch.zeros((), device=x.device, dtype=torch.float64)
-    hits = torch.zeros((), device=x.device, dtype=torch.int64)
+    sums = torch.zeros(3, device=x.device, dtype=torch.float64)
+    sums[2] = len(x)
     for start in range(0, len(x), batch_size):
         out = model(x[start : start + batch_size]).float()
         target = y[start : start + batch_size]
         if data.task == "classification":
-            loss_sum += functional.cross_entropy(out, target, reduction="sum")
-            hits += (out.argmax(dim=1) == target).sum()
+            sums[0] += functional.cross_entropy(out, target, reduction="sum")
+            sums[1] += (out.argmax(dim=1) == target).sum()
         else:
-            loss_sum += functional.mse_loss(_as_target(out, target), target, reduction="sum")
+            sums[0] += functional.mse_loss(_as_target(out, target), target, reduction="sum")
     model.train(was_training)
-    loss = loss_sum.item() / max(len(x), 1)
-    return (
-        {"loss": loss, "acc": hits.item() / max(len(x), 1)}
-        if data.task == "classification"
-        else {"loss": loss}
-    )
+    return sums
 
 
 def _set_lr(optimizer: torch.optim.Optimizer, base_lrs: Sequence[float], multiplier: float) -> None:
@@ -115,21 +140,22 @@ def _forward(model: nn.Module, device: torch.device, amp: bool) -> Callable[[Ten
 
 def train_epoch(run: Run, batches: Batches, criterion: nn.Module, device: torch.device) -> Tensor:
     """One epoch of updates; returns every step's loss (stops early on a non-finite loss)."""
-    model, optimizer, config = run.model, run.optimizer, run.config
-    forward = _forward(model, device, config.amp)
+    model, optimizer, config, world = run.model, run.optimizer, run.config, run.world
+    forward = _forward(run.network or model, device, config.amp)
     model.train()
     losses: list[Tensor] = []
     for index, (x, y) in enumerate(batches.epoch(run.state.epoch)):
         _set_lr(optimizer, run.base_lrs, run.multiplier(run.state.step))
         loss = criterion(_as_target(forward(x).float(), y), y)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        weight = batches.weight(index)  # 1 but for an uneven last batch shared by processes
+        (loss * weight if weight != 1.0 else loss).backward()
         if config.grad_clip is not None:
             nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
         optimizer.step()
         run.state.step += 1
         losses.append(loss.detach())
-        if index % FINITE_CHECK_EVERY == FINITE_CHECK_EVERY - 1 and not torch.isfinite(loss):
+        if index % FINITE_CHECK_EVERY == FINITE_CHECK_EVERY - 1 and world.any(not torch.isfinite(loss)):
             break
     return torch.stack(losses).double()
 
@@ -149,27 +175,44 @@ def eval_split(data: Data, device: torch.device) -> tuple[Tensor, Tensor]:
 def _epoch_metrics(
     run: Run, data: Data, held_out: tuple[Tensor, Tensor], losses: Tensor, seconds: float
 ) -> dict[str, float]:
-    scores = evaluate(run.model, *held_out, data, run.config.eval_batch_size)
+    scores = evaluate(run.model, *held_out, data, run.config.eval_batch_size, world=run.world)
     samples = len(data.x_train)
     metrics = {
         "epoch": float(run.state.epoch + 1),
         "step": float(run.state.step),
         "lr": float(run.optimizer.param_groups[0]["lr"]),
-        "train_loss": losses.mean().item(),
+        "train_loss": run.world.mean(losses.mean().item()),
         "val_loss": scores["loss"],
     }
     metrics |= {"val_acc": scores["acc"]} if "acc" in scores else {"val_mse": scores["loss"]}
-    return metrics | {"time_s": seconds, "samples_per_s": samples / seconds if seconds > 0 else math.inf}
+    metrics |= {"time_s": seconds, "samples_per_s": samples / seconds if seconds > 0 else math.inf}
+    return dict(run.world.share(metrics))  # every process decides on rank 0's numbers
 
 
 def _start(run: Run, run_dir: Path | None, resume: bool) -> None:
     for callback in run.callbacks:
         callback.on_fit_start(run)
     checkpoint = None if run_dir is None else run_dir / CHECKPOINT
-    if resume and checkpoint is not None and checkpoint.exists():
+    if resume and checkpoint is not None and run.world.share(checkpoint.exists()):
+        if not checkpoint.exists():
+            raise LrlabError(
+                f"process {run.world.rank} cannot see {checkpoint}, which rank 0 resumes from; "
+                "the run directory must be on storage every process shares."
+            )
         load_run_state(checkpoint, run)
     elif resume and run_dir is None:
         raise LrlabError("resume=True needs the run directory that holds checkpoint.pt.")
+
+
+def _network(model: nn.Module, device: torch.device, world: World, compile: bool) -> nn.Module:
+    """The module that trains: ``model``, under ``DistributedDataParallel`` for several processes,
+    through ``torch.compile`` when asked."""
+    network = model
+    if world.parallel:
+        from torch.nn.parallel import DistributedDataParallel
+
+        network = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    return cast(nn.Module, torch.compile(network)) if compile else network
 
 
 def fit(
@@ -187,15 +230,25 @@ def fit(
 
     Each param group's LR before update ``k`` is its base LR × ``schedule(k)`` (or of the
     epoch, with ``config.interval="epoch"``) × any plateau/divergence cuts. With ``resume``,
-    the run continues exactly from ``run_dir/checkpoint.pt`` when it exists.
+    the run continues exactly from ``run_dir/checkpoint.pt`` when it exists. Under ``torchrun``
+    the fit is data-parallel (see the module docs).
     """
     config = config or FitConfig()
-    device = resolve_device(config.device)
+    world = current()
+    device = device_for(world, resolve_device(config.device))
     seed_everything(config.seed)
     model.to(device)
-    x_train, y_train = data.x_train.to(device), data.y_train.to(device)
+    x_train, y_train = data.x_train.to(device, non_blocking=True), data.y_train.to(device, non_blocking=True)
     augment = parse_augment(config.augment) if config.augment else None
-    batches = Batches(x_train, y_train, config.batch_size, seed=config.seed, augment=augment)
+    batches = Batches(
+        x_train,
+        y_train,
+        config.batch_size,
+        seed=config.seed,
+        augment=augment,
+        rank=world.rank,
+        world_size=world.size,
+    )
     base_lrs = [float(group.setdefault("initial_lr", group["lr"])) for group in optimizer.param_groups]
     run = Run(
         model=model,
@@ -205,13 +258,18 @@ def fit(
         base_lrs=base_lrs,
         steps_per_epoch=len(batches),
         state=TrainState(),
-        callbacks=sorted(callbacks, key=lambda callback: callback.order),
+        callbacks=sorted(
+            (callback for callback in callbacks if world.main or not callback.writes_files),
+            key=lambda callback: callback.order,
+        ),
+        world=world,
+        network=_network(model, device, world, config.compile),
     )
     held_out = eval_split(data, device)
     criterion = loss_function(data)
     _start(run, Path(run_dir) if run_dir is not None else None, resume)
     began = time.perf_counter()
-    with Progress(config.epochs * run.steps_per_epoch, quiet=config.quiet) as progress:
+    with Progress(config.epochs * run.steps_per_epoch, quiet=config.quiet or not world.main) as progress:
         for _ in _epochs(run):
             started = time.perf_counter()
             run.step_losses = train_epoch(run, batches, criterion, device)
@@ -226,6 +284,8 @@ def fit(
 
 def _epochs(run: Run) -> Iterator[int]:
     while run.state.epoch < run.config.epochs and run.stop_reason is None:
+        if run.world.parallel:  # each process its own dropout, replayed exactly on resume
+            torch.manual_seed(mix_seed(run.config.seed, run.state.epoch, DROPOUT_STREAM, run.world.rank))
         for callback in run.callbacks:
             callback.on_epoch_start(run)
         yield run.state.epoch
@@ -238,7 +298,8 @@ def _finish_epoch(run: Run, metrics: dict[str, float]) -> None:
         callback.on_epoch_end(run, metrics)
         if run.rolled_back:  # the divergence guard restored the state before this epoch
             run.rolled_back = False
-            return
+            break
+    run.stop_reason = run.world.share(run.stop_reason)  # all processes stop together
 
 
 def _short(metrics: dict[str, float]) -> str:

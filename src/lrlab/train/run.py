@@ -11,6 +11,10 @@ data shapes), ``metrics.csv``, ``checkpoint.pt``, ``best.pt`` (by ``early_stoppi
 and ``summary.json`` at the end (final, best and test metrics, stop reason, steps, wall time).
 The test split is evaluated once, after the fit, on the weights the run ends with (the best
 epoch's when early stopping restores them).
+
+Under ``torchrun`` every process calls ``train``: rank 0 claims and writes the run directory
+(its name says the number of processes), all train data-parallel, and ``config.json`` records
+the world size, the global batch and the resolved LR scaling (:mod:`lrlab.scaling`).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import hashlib
 import json
 import platform
 import re
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,12 +35,16 @@ import numpy as np
 import torch
 from torch import nn
 
-from lrlab import __version__
+from lrlab import __version__, distributed
 from lrlab.config import Experiment
 from lrlab.data import Data, load_dataset
+from lrlab.data.batches import batch_count
+from lrlab.distributed import World
 from lrlab.errors import LrlabError
 from lrlab.models import build_model
 from lrlab.optim import build_optimizer
+from lrlab.scaling import LrScaling, resolve
+from lrlab.schedules import Schedule
 from lrlab.train.callbacks import Callback
 from lrlab.train.checkpoint import BEST, CHECKPOINT, Checkpoint
 from lrlab.train.divergence import DivergenceGuard
@@ -70,23 +79,27 @@ class RunResult:
         return self.fit.stop_reason
 
 
-def run_name(experiment: Experiment) -> str:
-    """The run's folder name, a function of the resolved experiment (see the module docs)."""
+def run_name(experiment: Experiment, world_size: int = 1) -> str:
+    """The run's folder name, a function of the resolved experiment and the number of
+    processes (see the module docs)."""
     # seeds and variants belong to comparisons, which name their run folders themselves
     identity = experiment.model_dump(
         mode="json",
         exclude={"name": True, "task": {"data_dir"}, "seeds": True, "variant": True, "search": True},
     )
+    if world_size > 1:
+        identity["world_size"] = world_size
     digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:8]
     model = re.split(r"[(]", experiment.task.model)[0].rpartition(":")[2]
     optimizer = experiment.optimizer.name.partition("(")[0]
-    words = f"{model}-{optimizer}-lr{experiment.optimizer.lr:g}-seed{experiment.train.seed}"
+    processes = f"-x{world_size}" if world_size > 1 else ""
+    words = f"{model}-{optimizer}-lr{experiment.optimizer.lr:g}{processes}-seed{experiment.train.seed}"
     return f"{re.sub(r'[^A-Za-z0-9._-]+', '_', words)}-{digest}"
 
 
-def run_directory(experiment: Experiment, out: str | Path = "runs") -> Path:
+def run_directory(experiment: Experiment, out: str | Path = "runs", world_size: int = 1) -> Path:
     """``<out>/<experiment name>/<run name>``."""
-    return Path(out).expanduser() / experiment.name / run_name(experiment)
+    return Path(out).expanduser() / experiment.name / run_name(experiment, world_size)
 
 
 def train(
@@ -104,29 +117,65 @@ def train(
     Raises:
         LrlabError: bad settings, or a directory that already holds a run and no ``resume``.
     """
-    folder = run_directory(experiment, out) if run_dir is None else Path(run_dir).expanduser()
-    resuming = _claim(folder, resume)
     device = resolve_device(experiment.train.device)
+    world = distributed.start(device)
+    device = distributed.device_for(world, device)
+    folder = run_directory(experiment, out, world.size) if run_dir is None else Path(run_dir).expanduser()
+    resuming = world.on_main(lambda: _claim(folder, resume))
     data = load_data(experiment)
-    model, optimizer, frozen = build_model_and_optimizer(experiment, data)
-    if not (resuming and (folder / CONFIG).exists()):
+    scaling = lr_scaling(experiment, world, len(data.x_train))
+    model, optimizer, frozen = build_model_and_optimizer(experiment, data, lr=scaling.lr)
+    if world.main and not (resuming and (folder / CONFIG).exists()):
         record = _config_record(experiment, folder, device=device, data=data, model=model, frozen=frozen)
+        record |= {"distributed": _world_record(world, experiment), "lr_scaling": scaling.record()}
         write_text_atomic(folder / CONFIG, json.dumps(record, indent=2) + "\n")
-    result = fit(
-        model,
-        data,
-        optimizer,
-        experiment.schedule,
-        config=fit_config(experiment, quiet=quiet),
-        callbacks=build_callbacks(experiment, folder),
-        run_dir=folder,
-        resume=resuming,
-    )
-    x_test, y_test = data.x_test.to(device), data.y_test.to(device)
-    test = evaluate(model, x_test, y_test, data, experiment.train.eval_batch_size)
+    if world.main and not quiet and (world.parallel or scaling.factor != 1.0):
+        print(f"lrlab: {world.size} process(es): {scaling.describe()}", file=sys.stderr)
+    try:
+        result = fit(
+            model,
+            data,
+            optimizer,
+            experiment.schedule,
+            config=fit_config(experiment, quiet=quiet, ramp=scaling.ramp()),
+            callbacks=build_callbacks(experiment, folder),
+            run_dir=folder,
+            resume=resuming,
+        )
+        x_test, y_test = data.x_test.to(device), data.y_test.to(device)
+        test = evaluate(model, x_test, y_test, data, experiment.train.eval_batch_size, world=world)
+    except RuntimeError as error:
+        if world.parallel and distributed.is_peer_failure(error):
+            raise distributed.lost_peer(world, folder, error) from None
+        raise
     summary = _summary(experiment, result, test)
-    write_text_atomic(folder / SUMMARY, json.dumps(summary, indent=2) + "\n")
+    if world.main:
+        write_text_atomic(folder / SUMMARY, json.dumps(summary, indent=2) + "\n")
     return RunResult(folder, result, summary)
+
+
+def lr_scaling(experiment: Experiment, world: World, train_size: int) -> LrScaling:
+    """The experiment's LR for ``world``'s global batch (see :mod:`lrlab.scaling`)."""
+    train = experiment.train
+    return resolve(
+        train.lr_scaling,
+        lr=experiment.optimizer.lr,
+        batch_size=train.batch_size,
+        world_size=world.size,
+        steps_per_epoch=batch_count(train_size, train.batch_size, world.size),
+        epochs=train.epochs,
+        reference=train.reference_batch_size,
+        warmup_epochs=train.scaling_warmup_epochs,
+    )
+
+
+def _world_record(world: World, experiment: Experiment) -> dict[str, Any]:
+    return {
+        "world_size": world.size,
+        "backend": distributed.backend(),
+        "batch_size_per_process": experiment.train.batch_size,
+        "global_batch_size": experiment.train.batch_size * world.size,
+    }
 
 
 def _claim(folder: Path, resume: bool) -> bool:
@@ -226,8 +275,8 @@ def freeze(model: nn.Module, patterns: Sequence[str]) -> list[str]:
     return [name for name in names if name in frozen]
 
 
-def fit_config(experiment: Experiment, *, quiet: bool = True) -> FitConfig:
-    """The loop's settings from an experiment."""
+def fit_config(experiment: Experiment, *, quiet: bool = True, ramp: Schedule | None = None) -> FitConfig:
+    """The loop's settings from an experiment (``ramp``: the large-batch warmup, if any)."""
     train = experiment.train
     return FitConfig(
         epochs=train.epochs,
@@ -240,6 +289,8 @@ def fit_config(experiment: Experiment, *, quiet: bool = True) -> FitConfig:
         eval_batch_size=train.eval_batch_size,
         augment=experiment.task.augment,
         quiet=quiet,
+        ramp=ramp,
+        compile=train.compile,
     )
 
 

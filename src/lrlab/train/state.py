@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import torch
 from torch import nn
 
+from lrlab.distributed import World
 from lrlab.errors import invalid
 from lrlab.schedules import Schedule
 
@@ -23,7 +24,10 @@ class FitConfig:
 
     ``interval``: the schedule is a function of the optimizer step ("step", the default) or of
     the epoch ("epoch"). ``grad_clip``: max gradient norm (none: no clipping). ``amp``: bf16
-    autocast (CUDA only). ``eval_batch_size``: batch size for evaluation.
+    autocast (CUDA only). ``eval_batch_size``: batch size for evaluation. ``batch_size`` is per
+    process under data-parallel training. ``ramp``: a per-step multiplier laid over the schedule
+    (the large-batch warmup of :mod:`lrlab.scaling`). ``compile``: train through
+    ``torch.compile(model)``.
     """
 
     epochs: int = 10
@@ -36,6 +40,8 @@ class FitConfig:
     eval_batch_size: int = 2048
     augment: str | None = None
     quiet: bool = False
+    ramp: Schedule | None = None
+    compile: bool = False
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "eval_batch_size"):
@@ -83,6 +89,8 @@ class Run:
     stop_reason: str | None = None
     rolled_back: bool = False  # this epoch was undone: later callbacks must not record it
     step_losses: torch.Tensor | None = None
+    world: World = field(default_factory=World)
+    network: nn.Module | None = None  # what trains: the model, wrapped for data-parallel or compiled
 
     def stop(self, reason: str) -> None:
         """Ask the loop to stop after this epoch, saying why."""
@@ -92,7 +100,8 @@ class Run:
     def multiplier(self, step: int) -> float:
         """The LR multiplier for the update after ``step`` steps (schedule × cuts)."""
         t = step if self.config.interval == "step" else step // self.steps_per_epoch
-        return self.schedule.at(t) * self.state.lr_scale
+        ramp = self.config.ramp.at(step) if self.config.ramp is not None else 1.0
+        return self.schedule.at(t) * self.state.lr_scale * ramp
 
     def warmup_epochs(self) -> int:
         """Epochs covered by a leading ``warmup(...)`` of the schedule (0 when there is none)."""
