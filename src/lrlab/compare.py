@@ -21,9 +21,11 @@ import importlib
 import multiprocessing
 import os
 import signal
+import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
@@ -222,42 +224,87 @@ def _notify(progress: Progress | None, run: RunReport) -> None:
 def _train_all(
     pending: Sequence[RunSpec], directory: Path, jobs: int, progress: Progress | None
 ) -> list[RunReport]:
-    if not pending:
-        return []
+    """Train ``pending`` with ``jobs`` trainers: this process and ``jobs - 1`` spawned workers (no
+    forked torch state; works on every OS), each taking the next run as it frees up. This process
+    trains too, so one worker fewer pays the start of a fresh Python (importing torch)."""
+    runs = _Runs(pending, progress)
     threads = worker_threads(jobs)
     if jobs == 1:
-        return _train_here(pending, directory, threads, progress)
-    context = multiprocessing.get_context("spawn")  # no forked torch state; works on every OS
-    reports = []
-    pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker, initargs=(threads,))
+        _train_here(runs, directory, threads)
+        return runs.reports
+    context = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(jobs - 1, mp_context=context, initializer=_start_worker, initargs=(threads,))
+    feeders = [
+        threading.Thread(target=_feed, args=(pool, runs, directory), daemon=True) for _ in range(jobs - 1)
+    ]
+    for feeder in feeders:
+        feeder.start()
     try:
-        futures: list[Future[RunReport]] = [pool.submit(run_one, spec, directory) for spec in pending]
-        for future in as_completed(futures):
-            reports.append(future.result())
-            _notify(progress, reports[-1])
-    except BrokenProcessPool:
-        raise ChildProcessError(
-            "a worker process died (killed, or out of memory); run the same command again to continue: "
-            "finished runs are kept and started ones resume."
-        ) from None
+        _train_here(runs, directory, threads)
+    except BaseException as error:
+        runs.fail(error)
+        raise
     finally:
+        for feeder in feeders:
+            feeder.join()
         pool.shutdown(wait=True, cancel_futures=True)
-    return reports
+    runs.raise_failure()
+    return runs.reports
 
 
-def _train_here(
-    pending: Sequence[RunSpec], directory: Path, threads: int, progress: Progress | None
-) -> list[RunReport]:
+class _Runs:
+    """The runs left to train and the reports so far, shared by the threads that hand them out."""
+
+    def __init__(self, pending: Sequence[RunSpec], progress: Progress | None) -> None:
+        self.reports: list[RunReport] = []
+        self._left, self._progress = deque(pending), progress
+        self._errors: list[BaseException] = []
+        self._lock = threading.Lock()
+
+    def take(self) -> RunSpec | None:
+        """The next run to train (None when all are handed out, or one failed)."""
+        with self._lock:
+            return self._left.popleft() if self._left and not self._errors else None
+
+    def done(self, report: RunReport) -> None:
+        with self._lock:
+            self.reports.append(report)
+            _notify(self._progress, report)
+
+    def fail(self, error: BaseException) -> None:
+        with self._lock:
+            self._errors.append(error)
+
+    def raise_failure(self) -> None:
+        """Raise the first failure of a worker, if any."""
+        if not self._errors:
+            return
+        if isinstance(self._errors[0], BrokenProcessPool):
+            raise ChildProcessError(
+                "a worker process died (killed, or out of memory); run the same command again to "
+                "continue: finished runs are kept and started ones resume."
+            ) from None
+        raise self._errors[0]
+
+
+def _feed(pool: ProcessPoolExecutor, runs: _Runs, directory: Path) -> None:
+    """Keep one worker of ``pool`` busy with the next runs."""
+    while (spec := runs.take()) is not None:
+        try:
+            runs.done(pool.submit(run_one, spec, directory).result())
+        except BaseException as error:  # handed to the main thread, which raises it
+            runs.fail(error)
+            return
+
+
+def _train_here(runs: _Runs, directory: Path, threads: int) -> None:
     import torch
 
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        reports = []
-        for spec in pending:
-            reports.append(run_one(spec, directory))
-            _notify(progress, reports[-1])
-        return reports
+        while (spec := runs.take()) is not None:
+            runs.done(run_one(spec, directory))
     finally:
         torch.set_num_threads(before)
 

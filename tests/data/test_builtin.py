@@ -20,6 +20,23 @@ def test_digits_shapes_and_range() -> None:
     assert set(y_train.tolist()) == set(range(10)) and set(y_test.tolist()) == set(range(10))
 
 
+def test_digits_equal_scikit_learns_load_digits_without_importing_it() -> None:
+    import subprocess
+    import sys
+
+    probe = "import sys; from lrlab.data import builtin; builtin.digits(); print('sklearn' in sys.modules)"
+    imported = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert imported.stdout.strip() == "False"
+    from sklearn.datasets import load_digits  # type: ignore[import-untyped]
+
+    bunch = load_digits()
+    x_train, y_train, x_test, y_test = builtin.digits()
+    assert torch.equal(
+        torch.cat([x_train, x_test]), torch.as_tensor(bunch.images, dtype=torch.float32)[:, None] / 16
+    )
+    assert torch.equal(torch.cat([y_train, y_test]), torch.as_tensor(bunch.target, dtype=torch.int64))
+
+
 def test_digits_test_size() -> None:
     assert len(builtin.digits(test_size=797)[2]) == 797
     with pytest.raises(LrlabError, match="test_size must be an integer in"):
