@@ -428,3 +428,24 @@ def test_tensorboard_logger_without_tensorboard_says_what_to_install(
     monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)
     with pytest.raises(LrlabError, match=r"pip install lrlab\[tensorboard\]"):
         TensorBoardLogger(tmp_path)
+
+
+def test_a_ramp_multiplies_the_schedule_per_step(digits: Data) -> None:
+    model = linear(digits)
+    optimizer = sgd(model)
+    ramp = parse("warmup(steps=10, start=0.25)")
+    seen = record_lrs(optimizer)
+    fit(model, digits, optimizer, "cosine(steps=40)", config=config(2, batch_size=64, ramp=ramp))
+    schedule = parse("cosine(steps=40)")
+    expected = [0.1 * schedule.at(step) * ramp.at(step) for step in range(len(seen))]
+    assert [lrs[0] for lrs in seen] == pytest.approx(expected)
+
+
+def test_compile_trains_as_eager_does(digits: Data) -> None:
+    runs = []
+    for compile in (False, True):
+        torch.manual_seed(0)
+        model = linear(digits)
+        result = fit(model, digits, sgd(model), config=config(2, batch_size=256, compile=compile))
+        runs.append(result.final["val_loss"])
+    assert runs[1] == pytest.approx(runs[0], rel=1e-4)
