@@ -1,6 +1,7 @@
 """Every suggestion function on synthetic curves: plateau-descent-blowup (clean and noisy), flat,
-immediately divergent, cut short and still falling; the registry; the default's confidence; and
-the smoothings (debiased EMA, lag-free trend)."""
+immediately divergent, cut short and still falling; the default after a cliff and after a
+plateau; the registry; the default's confidence; and the smoothings (debiased EMA, lag-free
+trend)."""
 
 from __future__ import annotations
 
@@ -15,10 +16,13 @@ from lrlab.errors import LrlabError
 from lrlab.finder.curve import Curve, ema, noise, trend
 from lrlab.finder.suggest import (
     METHODS,
+    Descent,
     Suggestion,
     combine,
     edge,
+    failure,
     find_descent,
+    lag_back,
     lag_rungs,
     minimum,
     register,
@@ -67,7 +71,7 @@ def test_edge_moves_back_by_the_lag_of_measuring_and_momentum(momentum: float) -
     assert edge(c).index == bottom - lag_rungs(momentum)
 
 
-def test_the_default_is_the_edge_kept_between_minimum_and_the_lowest_loss() -> None:
+def test_the_default_stays_between_minimum_and_the_lowest_loss() -> None:
     for momentum in (0.0, 0.9, 0.99):
         c = curve(plateau_descent_blowup(), momentum)
         answer = combine([c])
@@ -79,6 +83,72 @@ def test_the_default_is_the_edge_kept_between_minimum_and_the_lowest_loss() -> N
     assert combine([curve(plateau_descent_blowup(), 0.99)]).value == pytest.approx(
         lowest_lr(curve(plateau_descent_blowup())) / 10
     )
+
+
+# --- cliff or plateau after the lowest loss: how much of the lag the default moves back ----------
+
+
+def descent_then(after: int, cut: bool = False) -> list[float]:
+    """A descent from 2.3 to its lowest near rung 60, a slow rise for ``after`` rungs (a
+    plateau), then a jump to 6 (above the start) - or, with ``cut``, the sweep ends there."""
+    x = np.arange(100, dtype=np.float64)
+    loss = 2.3 - 1.8 / (1.0 + np.exp(-(x - 45.0) / 3.0))
+    loss = np.where(x > 60, loss * (1.0 + 0.01 * (x - 60)), loss)
+    loss = np.where(x > 60 + after, 6.0, loss)
+    return list(loss[: 61 + after] if cut else loss)
+
+
+def descent_of(c: Curve) -> Descent:
+    descent = find_descent(c)
+    assert not isinstance(descent, str), descent
+    return descent
+
+
+def test_after_a_cliff_the_default_moves_back_the_whole_lag_as_edge_does() -> None:
+    c = curve(descent_then(after=2), 0.9)
+    d = descent_of(c)
+    assert failure(d) - d.bottom <= lag_rungs(0.9)  # back above its start within one lag
+    assert lag_back(d, 0.9) == 10
+    assert combine([c]).value == edge(c).value
+    assert "10 of 10 lag steps back" in combine([c]).reason
+
+
+def test_after_a_wide_plateau_the_default_is_the_lowest_loss() -> None:
+    c = curve(descent_then(after=30), 0.9)
+    d = descent_of(c)
+    assert failure(d) - d.bottom >= 2 * lag_rungs(0.9)  # below its start for two lags and more
+    assert lag_back(d, 0.9) == 0
+    assert combine([c]).value == c.values[d.bottom]
+    assert "0 of 10 lag steps back" in combine([c]).reason
+
+
+def test_a_shorter_plateau_moves_back_part_of_the_lag_linearly() -> None:
+    backs = []
+    for after in (8, 12, 16, 20):
+        d = descent_of(curve(descent_then(after), 0.9))
+        run = failure(d) - d.bottom
+        backs.append(lag_back(d, 0.9))
+        assert backs[-1] == min(max(2 * 10 - run, 0), 10)
+    assert backs == sorted(backs, reverse=True) and 0 < backs[1] < 10 and backs[0] > backs[-1]
+
+
+def test_without_momentum_the_lag_is_one_step_and_a_plateau_keeps_the_lowest_loss() -> None:
+    plateau = curve(descent_then(after=6))
+    assert lag_back(descent_of(plateau), 0.0) == 0
+    assert combine([plateau]).value == plateau.values[descent_of(plateau).bottom]
+    cliff = descent_of(curve(descent_then(after=0)))
+    # the centred smoothing already turns up about two widths (2 steps each) before a cliff:
+    # one lag step is seen as passed, and the default reads the lowest loss of the trend
+    assert failure(cliff) - cliff.bottom > 2 and lag_back(cliff, 0.0) == 0
+
+
+def test_a_sweep_that_ends_below_its_start_counts_its_run_to_the_end() -> None:
+    c = curve(descent_then(after=30, cut=True), 0.9)
+    d = descent_of(c)
+    assert failure(d) == len(c) - 1 and lag_back(d, 0.9) == 0
+    assert "below its start all" in combine([c]).reason
+    short = curve(descent_then(after=4, cut=True), 0.9)  # too little seen after it: the full lag
+    assert lag_back(descent_of(short), 0.9) == 10
 
 
 @pytest.mark.parametrize("method", [steepest, valley, minimum, edge, combine])
@@ -175,6 +245,9 @@ def test_repeated_sweeps_that_disagree_lower_the_confidence_and_take_the_median(
 @given(st.lists(st.floats(1e-3, 1e3), min_size=1, max_size=120), st.floats(0.0, 0.99))
 def test_any_finite_curve_gets_an_lr_in_range_or_a_reason(losses: list[float], momentum: float) -> None:
     c = curve(losses, momentum)
+    descent = find_descent(c)
+    if not isinstance(descent, str):
+        assert 0 <= lag_back(descent, momentum) <= lag_rungs(momentum)
     for answer in [*(m(c) for m in SINGLE), combine([c])]:
         if answer.value is None:
             assert answer.reason.startswith("no reliable suggestion")

@@ -15,8 +15,11 @@ first steps to the trend's minimum (the *descent*):
   over a mean age of ``m / (1 - m)`` updates, so the loss answers the LR of ``1 / (1 - m)``
   rungs earlier. Without the correction a momentum-0.9 sweep on 100 steps reads an LR about 4×
   too high, on the cliff where training dies.
-* ``lrlab`` (the default): ``edge``, kept within ``[minimum, the trend's minimum]``, with a
-  confidence from how many methods agree with it (and how repeated sweeps agree, when asked).
+* ``lrlab`` (the default): the lowest loss moved back by the lag only as far as the loss shows
+  harm: the full lag after a cliff (the loss is back at its starting level within one lag of its
+  lowest point), none after a plateau (still below its start two lags on), in between linearly;
+  kept within ``[minimum, the trend's minimum]``, with a confidence from how many methods agree
+  with it (and how repeated sweeps agree, when asked). See :func:`lag_back`.
 
 A curve without a usable descent (too short, rising from the start, or flat within its noise)
 gets no suggestion from any method, and the reason says which and what to change.
@@ -183,6 +186,28 @@ def edge(curve: Curve) -> Suggestion:
     return _at("edge", curve, index, f"end of the descent, {lag_rungs(curve.momentum)} steps back for lag")
 
 
+def failure(descent: Descent) -> int:
+    """The first step at or after the lowest loss where the trend is back at its level at the
+    start of the descent (training no better than untrained), or the last step if it never is."""
+    later = np.flatnonzero(descent.trend[descent.bottom :] >= descent.trend[descent.start])
+    return descent.bottom + int(later[0]) if later.size else len(descent.trend) - 1
+
+
+def lag_back(descent: Descent, momentum: float) -> int:
+    """How many steps the default moves back from the lowest loss: ``lag_rungs(momentum)`` less
+    the steps by which the loss stays below its starting level beyond one lag after its lowest.
+
+    The loss answers an LR ``lag`` steps late, so an LR at step ``j`` is trusted when the loss is
+    back at its start no sooner than ``j + 2 lag`` (one lag for the answer, one as margin). After a cliff
+    (back at the start within one lag) that is the full lag, as :func:`edge`; after a plateau of
+    two lags or more the lowest loss itself: the loss stopped falling there because progress
+    ran out, not because training broke.
+    """
+    lag = lag_rungs(momentum)
+    run = failure(descent) - descent.bottom
+    return lag - min(max(run - lag, 0), lag)
+
+
 def spread(lrs: Sequence[float]) -> float:
     """Decades between the smallest and the largest of ``lrs`` (0 for fewer than two)."""
     return math.log10(max(lrs) / min(lrs)) if len(lrs) > 1 else 0.0
@@ -197,11 +222,12 @@ def default(curve: Curve) -> Suggestion:
 def combine(curves: Sequence[Curve]) -> Suggestion:
     """The default suggestion from one sweep or several (the same ladder, other seeds).
 
-    Each sweep's LR is its :func:`edge`, kept within ``[minimum, LR of the lowest loss]``; the
-    suggestion is their median (in log LR). ``confidence`` is the share of the first sweep's
-    other methods (``steepest``, ``valley``, ``minimum``, any registered) that land within a
-    factor of 3 of it, times ``1 - spread / 1 decade`` of the
-    sweeps' LRs, halved when the loss was still falling at the end of the range.
+    Each sweep's LR is its lowest loss moved back :func:`lag_back` steps, kept within
+    ``[minimum, LR of the lowest loss]``; the suggestion is their median (in log LR).
+    ``confidence`` is the share of the first sweep's other methods (``steepest``, ``valley``,
+    ``minimum``, any registered) that land within a factor of 3 of it, times
+    ``1 - spread / 1 decade`` of the sweeps' LRs, halved when the loss was still falling at the
+    end of the range.
     """
     if not curves:
         raise invalid("curves", "at least one curve", list(curves))
@@ -210,11 +236,11 @@ def combine(curves: Sequence[Curve]) -> Suggestion:
         return _none("lrlab", descent)
     picks = [_pick(curve) for curve in curves]
     found = [pick for pick in picks if pick is not None]
-    lr = math.exp(float(np.median(np.log(found))))
+    lr = min(max(math.exp(float(np.median(np.log(found)))), min(found)), max(found))  # no round-off
     lrs = [answer.value for answer in _single(curves[0]) if answer.value is not None]
     agree = sum(1 for x in lrs if abs(math.log(x / lr)) <= math.log(AGREE_FACTOR))
     confidence = agree / len(lrs) if lrs else 1.0
-    notes = [edge(curves[0]).reason, f"{agree} of {len(lrs)} methods within ×{AGREE_FACTOR:g}"]
+    notes = [_reading(curves[0], descent), f"{agree} of {len(lrs)} methods within ×{AGREE_FACTOR:g}"]
     if len(curves) > 1:
         across = spread(found) if len(found) == len(picks) else math.inf
         confidence *= max(0.0, 1.0 - across / REPEAT_DECADES)
@@ -236,12 +262,27 @@ def _single(curve: Curve) -> list[Suggestion]:
 
 
 def _pick(curve: Curve) -> float | None:
-    """One sweep's default LR: the edge, within [minimum, LR of the lowest loss]."""
-    descent, answer = find_descent(curve), edge(curve)
-    if isinstance(descent, str) or answer.value is None:
+    """One sweep's default LR: the lowest loss, :func:`lag_back` steps back, within
+    [minimum, LR of the lowest loss]."""
+    descent = find_descent(curve)
+    if isinstance(descent, str):
         return None
     bottom = curve.values[descent.bottom]
-    return min(max(answer.value, bottom / 10), bottom)
+    value = curve.values[max(descent.bottom - lag_back(descent, curve.momentum), 0)]
+    return min(max(value, bottom / 10), bottom)
+
+
+def _reading(curve: Curve, descent: Descent) -> str:
+    """How the default read one sweep: the run of low loss after its lowest, and the steps back."""
+    lag, back = lag_rungs(curve.momentum), lag_back(descent, curve.momentum)
+    end = failure(descent)
+    back_at_start = bool(descent.trend[end] >= descent.trend[descent.start])
+    run = (
+        f"back at its start {end - descent.bottom}"
+        if back_at_start
+        else f"below its start all {end - descent.bottom}"
+    )
+    return f"loss {run} steps after its lowest: {back} of {lag} lag steps back"
 
 
 def suggest_all(curve: Curve, methods: Sequence[str] | None = None) -> dict[str, Suggestion]:
