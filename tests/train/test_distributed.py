@@ -7,6 +7,7 @@
 * SIGKILL one process mid-run: the job stops with one clear line naming ``--resume``; resuming
   ends bitwise equal to an uninterrupted 2-process run.
 * 8 processes: ``config.json`` records the world and the resolved LR scaling.
+* ``lrlab find-lr`` under torchrun: 2 × 64 give the curve and the suggestion of 1 × 128.
 """
 
 from __future__ import annotations
@@ -321,3 +322,44 @@ def test_eight_processes_record_the_world_and_the_scaled_lr(tmp_path: Path) -> N
     steps_per_epoch = batch_count(record["data"]["train"], 16, 8)
     assert scaling["lr"] == pytest.approx(0.4) and scaling["warmup_start"] == pytest.approx(0.125)
     assert scaling["warmup_steps"] == round(0.5 * steps_per_epoch)
+
+
+@posix_only
+def test_the_range_test_under_torchrun_suggests_for_the_global_batch(mnist_8k: str, tmp_path: Path) -> None:
+    common = [
+        "--dataset",
+        mnist_8k,
+        "--model",
+        "lenet",
+        "--optimizer",
+        "sgd(momentum=0.9)",
+        "--device",
+        "cpu",
+    ]
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
+    output = ["--format", "json", "--out", str(tmp_path / "ddp")]
+    parallel = subprocess.run(
+        [*torchrun, "-m", "lrlab", "find-lr", *common, "--batch-size", "64", *output],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        timeout=600,
+        check=False,
+    )
+    assert parallel.returncode == 0, parallel.stderr[-3000:]
+    single = lrlab(
+        "find-lr", *common, "--batch-size", "128", "--format", "json", "--out", str(tmp_path / "one")
+    )
+    assert single.returncode == 0, single.stderr[-3000:]
+    (ddp,) = [
+        json.loads(line) for line in parallel.stdout.splitlines() if line.startswith("{")
+    ]  # rank 0 only
+    one = json.loads(single.stdout)
+    assert ddp["processes"] == 2 and ddp["command"].endswith("--nproc 2")
+    assert ddp["suggested_lr"] == pytest.approx(one["suggested_lr"], rel=0.2)  # within one rung
+    assert ddp["schedule"] == one["schedule"]  # sized for the same number of global steps
+    (ddp_steps,) = (tmp_path / "ddp").glob("*/*/steps.csv")
+    (one_steps,) = (tmp_path / "one").glob("*/*/steps.csv")
+    losses = [[float(row["loss"]) for row in csv.DictReader(path.open())] for path in (ddp_steps, one_steps)]
+    assert losses[0][:40] == pytest.approx(losses[1][:40], rel=1e-4)  # the same batches, to float order

@@ -22,6 +22,7 @@ from lrlab.errors import LrlabError, invalid
 
 if TYPE_CHECKING:
     from lrlab.config import Experiment
+    from lrlab.distributed import World
     from lrlab.finder import RangeTestResult, Recommendation
 
 SUMMARY = "suggest a learning rate and schedule with a range test"
@@ -42,6 +43,7 @@ examples:
   lrlab find-lr experiment.toml --confirm 3 --format json
   lrlab find-lr --optimizer "adamw(weight_decay=0.01)" --start 1e-7 --end 1 --steps 200
   lrlab find-lr --param weight_decay --lr 0.05 --optimizer "sgd(momentum=0.9)"
+  torchrun --nproc-per-node 4 -m lrlab find-lr --dataset mnist --model lenet --batch-size 64
 """
 # flags shared with `lrlab train`, as (dest, flag): repeated in the recommended command
 SHARED = (
@@ -134,12 +136,28 @@ def _check(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """``lrlab find-lr``: run the range test, write the run folder, print the recommendation."""
-    from lrlab.finder import SweepConfig, range_test, recommend
-    from lrlab.train.run import build_model_and_optimizer, load_data
+    """``lrlab find-lr``: run the range test, write the run folder, print the recommendation.
+
+    Under torchrun every process sweeps its share of each batch; rank 0 alone writes and prints.
+    """
+    from lrlab import distributed
+    from lrlab.train.loop import resolve_device
 
     _check(args)
     experiment = _experiment(args)
+    world = distributed.start(resolve_device(experiment.train.device))
+    try:
+        return _range_test(args, experiment, world)
+    finally:
+        distributed.stop()
+
+
+def _range_test(args: argparse.Namespace, experiment: Experiment, world: World) -> int:
+    from lrlab.finder import SweepConfig, range_test, recommend
+    from lrlab.train.run import build_model_and_optimizer, load_data
+
+    if not world.main:
+        args.quiet = True
     data = load_data(experiment)
     model, optimizer, _ = build_model_and_optimizer(experiment, data)
     train = experiment.train
@@ -152,10 +170,13 @@ def run(args: argparse.Namespace) -> int:
     _say(args, f"range test of {args.param}: {ladder.start:g} to {ladder.end:g} in {ladder.steps} steps")
     result = range_test(model, data, optimizer, args.param, sweep=ladder, config=config, repeats=args.repeats)
     confirmation = _confirm(args, experiment, data, result)
-    steps = train.epochs * (1 if train.interval == "epoch" else -(-len(data.x_train) // train.batch_size))
+    global_batch = train.batch_size * world.size
+    steps = train.epochs * (1 if train.interval == "epoch" else -(-len(data.x_train) // global_batch))
     recommendation = recommend(result, max(steps, 2), confirmation)
-    folder = _folder(args, experiment)
-    report = _report(args, result, recommendation, folder)
+    if not world.main:
+        return 0
+    folder = _folder(args, experiment, world.size)
+    report = _report(args, result, recommendation, folder, world.size)
     _write(args, result, report, folder)
     if args.format == "json":
         json.dump(report, sys.stdout, allow_nan=False)
@@ -208,18 +229,20 @@ def _confirm(args: argparse.Namespace, experiment: Experiment, data: Any, result
     return confirm(build, data, result.suggested_lr, trainings=args.confirm, config=config, cap=result.lowest)
 
 
-def _folder(args: argparse.Namespace, experiment: Experiment) -> Path:
+def _folder(args: argparse.Namespace, experiment: Experiment, world_size: int) -> Path:
     from lrlab.train.run import run_name
 
     settings = {key: getattr(args, key) for key in ("param", "start", "end", "steps", "mode", "repeats")}
     settings |= {key: getattr(args, key) for key in ("divergence", "accumulation", "validation")}
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:6]
     return (
-        Path(args.out).expanduser() / experiment.name / f"find-{args.param}-{run_name(experiment)}-{digest}"
+        Path(args.out).expanduser()
+        / experiment.name
+        / f"find-{args.param}-{run_name(experiment, world_size)}-{digest}"
     )
 
 
-def _command(args: argparse.Namespace, recommendation: Recommendation) -> str | None:
+def _command(args: argparse.Namespace, recommendation: Recommendation, world_size: int) -> str | None:
     if recommendation.lr is None or args.param != "lr":
         return None
     words = ["lrlab", "train"] + ([args.experiment] if args.experiment else [])
@@ -228,11 +251,16 @@ def _command(args: argparse.Namespace, recommendation: Recommendation) -> str | 
         for item in value if isinstance(value, list) else [] if value is None else [value]:
             words += [flag, str(item)]
     words += ["--lr", f"{recommendation.lr:.3g}", "--schedule", recommendation.schedule or "constant()"]
+    words += ["--nproc", str(world_size)] if world_size > 1 else []  # the global batch it was found for
     return shlex.join(words)
 
 
 def _report(
-    args: argparse.Namespace, result: RangeTestResult, recommendation: Recommendation, folder: Path
+    args: argparse.Namespace,
+    result: RangeTestResult,
+    recommendation: Recommendation,
+    folder: Path,
+    world_size: int,
 ) -> dict[str, Any]:
     answer = result.suggestion
     key = "suggested_lr" if args.param == "lr" else f"suggested_{args.param}"
@@ -243,11 +271,12 @@ def _report(
         "range": list(recommendation.range) if recommendation.range and args.param == "lr" else None,
         "schedule": recommendation.schedule if args.param == "lr" else None,
         "one_cycle": recommendation.one_cycle if args.param == "lr" else None,
-        "command": _command(args, recommendation),
+        "command": _command(args, recommendation, world_size),
         "methods": {a.method: a.value for a in result.suggestions},
         "stop_reason": result.stop_reason,
         "steps": len(result.values),
         "run_dir": str(folder),
+        "processes": world_size,
     }
     if recommendation.confirmation is not None:
         trials = recommendation.confirmation.trials

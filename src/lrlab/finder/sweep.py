@@ -9,6 +9,11 @@ to the optimizer's base LR), so param groups with LR multipliers sweep together.
 Whatever happens (a finished ladder, a divergence, an exception, Ctrl-C), the model's weights and
 buffers, the optimizer's state and param groups, the model's train/eval mode and the Python,
 NumPy and torch random generators are restored bit for bit in a ``try/finally``.
+
+Under ``torchrun`` the sweep is data-parallel as ``fit`` is: each process takes its share of
+every batch (``batch_size`` per process), gradients are averaged by ``DistributedDataParallel``,
+and the loss recorded at each step is the all-reduced mean, so every process sees the same curve,
+stops at the same step and makes the same suggestion, for the global batch.
 """
 
 from __future__ import annotations
@@ -23,9 +28,18 @@ import torch
 from torch import Tensor, nn
 
 from lrlab.data import Batches, Data, parse_augment
+from lrlab.distributed import World, current, device_for
 from lrlab.errors import invalid
 from lrlab.train.checkpoint import rng_state, set_rng_state
-from lrlab.train.loop import _as_target, _forward, eval_split, evaluate, loss_function, resolve_device
+from lrlab.train.loop import (
+    as_target,
+    eval_split,
+    evaluate,
+    forward_function,
+    loss_function,
+    resolve_device,
+    training_module,
+)
 from lrlab.train.state import detached_copy
 
 Param = Literal["lr", "weight_decay", "momentum"]
@@ -211,11 +225,12 @@ def run_sweep(
     """
     config = config or SweepConfig()
     param = check_param(optimizer, param)
-    device = resolve_device(config.device)
+    world = current()
+    device = device_for(world, resolve_device(config.device))
     model.to(device)
     saved = _save(model, optimizer)
     try:
-        return _sweep(model, data, optimizer, sweep, param=param, config=config, device=device)
+        return _sweep(model, data, optimizer, sweep, param=param, config=config, device=device, world=world)
     finally:
         _restore(model, optimizer, saved)
 
@@ -245,15 +260,21 @@ def _restore(model: nn.Module, optimizer: torch.optim.Optimizer, saved: _Saved) 
     set_rng_state(saved.rng)
 
 
-def _batches(data: Data, config: SweepConfig, device: torch.device) -> Iterator[tuple[Tensor, Tensor]]:
-    """``fit``'s batches, epoch after epoch, for as long as the sweep needs them."""
+Batch = tuple[Tensor, Tensor, float]
+
+
+def _batches(data: Data, config: SweepConfig, device: torch.device, world: World) -> Iterator[Batch]:
+    """``fit``'s batches with this process's loss weight, epoch after epoch, for as long as the
+    sweep needs them."""
     augment = parse_augment(config.augment) if config.augment else None
+    x, y = data.x_train.to(device), data.y_train.to(device)
     batches = Batches(
-        data.x_train.to(device), data.y_train.to(device), config.batch_size, seed=config.seed, augment=augment
+        x, y, config.batch_size, seed=config.seed, augment=augment, rank=world.rank, world_size=world.size
     )
     epoch = 0
     while True:
-        yield from batches.epoch(epoch)
+        for number, (inputs, targets) in enumerate(batches.epoch(epoch)):
+            yield inputs, targets, batches.weight(number)
         epoch += 1
 
 
@@ -266,22 +287,23 @@ def _sweep(
     param: Param,
     config: SweepConfig,
     device: torch.device,
+    world: World,
 ) -> Trace:
     began = time.perf_counter()
     torch.manual_seed(config.seed)  # dropout draws the same masks as a fit with this seed would
     base = float(optimizer.defaults.get("lr", optimizer.param_groups[0]["lr"]))
     ratios = [float(group["lr"]) / base for group in optimizer.param_groups]
-    loss_of = _loss_function(model, data, device, config.amp)
+    loss_of = _loss_function(training_module(model, device, world, compile=False), data, device, config.amp)
     held_out = eval_split(data, device) if config.validation else None
-    batches, watch = _batches(data, config, device), Watch(config.beta, config.divergence)
+    batches, watch = _batches(data, config, device, world), Watch(config.beta, config.divergence)
     values, losses, smoothed = [], [], []
     reason = f"finished {sweep.steps} steps"
     model.train()
     for step, value in enumerate(sweep.values()):
         set_param(optimizer, param, value, ratios)
-        loss = _update(model, optimizer, batches, loss_of=loss_of, config=config)
+        loss = world.mean(_update(model, optimizer, batches, loss_of=loss_of, config=config))
         if held_out is not None:
-            loss = evaluate(model, *held_out, data, config.eval_batch_size)["loss"]
+            loss = evaluate(model, *held_out, data, config.eval_batch_size, world=world)["loss"]
         average, problem = watch(loss)
         values.append(value)
         losses.append(loss)
@@ -296,10 +318,10 @@ def _loss_function(
     model: nn.Module, data: Data, device: torch.device, amp: bool
 ) -> Callable[[Tensor, Tensor], Tensor]:
     """``fit``'s loss of a batch: the same criterion, target shapes and autocast."""
-    criterion, forward = loss_function(data), _forward(model, device, amp)
+    criterion, forward = loss_function(data), forward_function(model, device, amp)
 
     def loss_of(x: Tensor, y: Tensor) -> Tensor:
-        out: Tensor = criterion(_as_target(forward(x).float(), y), y)
+        out: Tensor = criterion(as_target(forward(x).float(), y), y)
         return out
 
     return loss_of
@@ -308,18 +330,18 @@ def _loss_function(
 def _update(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
-    batches: Iterator[tuple[Tensor, Tensor]],
+    batches: Iterator[Batch],
     *,
     loss_of: Callable[[Tensor, Tensor], Tensor],
     config: SweepConfig,
 ) -> float:
-    """One optimizer update over ``accumulation`` micro-batches; the mean training loss."""
+    """One optimizer update over ``accumulation`` micro-batches; this process's mean training loss."""
     optimizer.zero_grad(set_to_none=True)
     total = 0.0
     for _ in range(config.accumulation):
-        x, y = next(batches)
+        x, y, weight = next(batches)
         loss = loss_of(x, y)
-        torch.autograd.backward(loss / config.accumulation)
+        torch.autograd.backward(loss * (weight / config.accumulation))
         total += float(loss.detach())
     if config.grad_clip is not None:
         nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)

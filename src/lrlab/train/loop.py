@@ -114,7 +114,7 @@ def _sums(model: nn.Module, x: Tensor, y: Tensor, data: Data, batch_size: int) -
             sums[0] += functional.cross_entropy(out, target, reduction="sum")
             sums[1] += (out.argmax(dim=1) == target).sum()
         else:
-            sums[0] += functional.mse_loss(_as_target(out, target), target, reduction="sum")
+            sums[0] += functional.mse_loss(as_target(out, target), target, reduction="sum")
     model.train(was_training)
     return sums
 
@@ -124,7 +124,7 @@ def _set_lr(optimizer: torch.optim.Optimizer, base_lrs: Sequence[float], multipl
         group["lr"] = base * multiplier
 
 
-def _forward(model: nn.Module, device: torch.device, amp: bool) -> Callable[[Tensor], Tensor]:
+def forward_function(model: nn.Module, device: torch.device, amp: bool) -> Callable[[Tensor], Tensor]:
     """The model, or the model under bf16 autocast (CUDA with ``amp`` only): chosen once per epoch,
     so a step without AMP enters no context at all."""
     if not (amp and device.type == "cuda"):
@@ -141,12 +141,12 @@ def _forward(model: nn.Module, device: torch.device, amp: bool) -> Callable[[Ten
 def train_epoch(run: Run, batches: Batches, criterion: nn.Module, device: torch.device) -> Tensor:
     """One epoch of updates; returns every step's loss (stops early on a non-finite loss)."""
     model, optimizer, config, world = run.model, run.optimizer, run.config, run.world
-    forward = _forward(run.network or model, device, config.amp)
+    forward = forward_function(run.network or model, device, config.amp)
     model.train()
     losses: list[Tensor] = []
     for index, (x, y) in enumerate(batches.epoch(run.state.epoch)):
         _set_lr(optimizer, run.base_lrs, run.multiplier(run.state.step))
-        loss = criterion(_as_target(forward(x).float(), y), y)
+        loss = criterion(as_target(forward(x).float(), y), y)
         optimizer.zero_grad(set_to_none=True)
         weight = batches.weight(index)  # 1 but for an uneven last batch shared by processes
         (loss * weight if weight != 1.0 else loss).backward()
@@ -160,7 +160,7 @@ def train_epoch(run: Run, batches: Batches, criterion: nn.Module, device: torch.
     return torch.stack(losses).double()
 
 
-def _as_target(out: Tensor, y: Tensor) -> Tensor:
+def as_target(out: Tensor, y: Tensor) -> Tensor:
     """Regression outputs ``(N, 1)`` compare with targets ``(N,)``."""
     return out.reshape(y.shape) if y.is_floating_point() else out
 
@@ -204,7 +204,7 @@ def _start(run: Run, run_dir: Path | None, resume: bool) -> None:
         raise LrlabError("resume=True needs the run directory that holds checkpoint.pt.")
 
 
-def _network(model: nn.Module, device: torch.device, world: World, compile: bool) -> nn.Module:
+def training_module(model: nn.Module, device: torch.device, world: World, compile: bool) -> nn.Module:
     """The module that trains: ``model``, under ``DistributedDataParallel`` for several processes,
     through ``torch.compile`` when asked."""
     network = model
@@ -263,7 +263,7 @@ def fit(
             key=lambda callback: callback.order,
         ),
         world=world,
-        network=_network(model, device, world, config.compile),
+        network=training_module(model, device, world, config.compile),
     )
     held_out = eval_split(data, device)
     criterion = loss_function(data)
