@@ -176,24 +176,13 @@ def test_the_experiment_resolves_its_scaling_for_each_world(world_size: int) -> 
 # ---------------------------------------------------------------- real processes under torchrun
 
 
+def lenet_task(mnist_8k: str) -> list[str]:
+    """LeNet on mnist-8k with SGD(momentum 0.9) on the CPU, as flags."""
+    return ["--dataset", mnist_8k, "--model", "lenet", "--optimizer", "sgd(momentum=0.9)", "--device", "cpu"]
+
+
 def task(mnist_8k: str, out: Path, *extra: str) -> list[str]:
-    return [
-        "train",
-        "--dataset",
-        mnist_8k,
-        "--model",
-        "lenet",
-        "--optimizer",
-        "sgd(momentum=0.9)",
-        "--lr",
-        "0.03",
-        "--device",
-        "cpu",
-        "--out",
-        str(out),
-        "--quiet",
-        *extra,
-    ]
+    return ["train", *lenet_task(mnist_8k), "--lr", "0.03", "--out", str(out), "--quiet", *extra]
 
 
 @posix_only
@@ -326,16 +315,7 @@ def test_eight_processes_record_the_world_and_the_scaled_lr(tmp_path: Path) -> N
 
 @posix_only
 def test_the_range_test_under_torchrun_suggests_for_the_global_batch(mnist_8k: str, tmp_path: Path) -> None:
-    common = [
-        "--dataset",
-        mnist_8k,
-        "--model",
-        "lenet",
-        "--optimizer",
-        "sgd(momentum=0.9)",
-        "--device",
-        "cpu",
-    ]
+    common = lenet_task(mnist_8k)
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
     output = ["--format", "json", "--out", str(tmp_path / "ddp")]
     parallel = subprocess.run(
