@@ -185,3 +185,11 @@ def test_every_drawn_trial_is_a_valid_experiment(space: str, seed: int) -> None:
     for drawn, _ in sample(experiment({"space": space}), seed=seed, count=3):
         assert isinstance(drawn, Experiment) and drawn.search == {}
         parse(drawn.schedule)
+
+
+def test_sgds_builtin_momentum_averages_over_3_to_33_steps() -> None:
+    exp = experiment({"space": "sgd"})
+    assert build_space(exp).describe()["momentum"] == "1 - loguniform(0.03, 0.3)"
+    for drawn, params in sample(exp, count=30):
+        momentum = dict(parse_optimizer(drawn.optimizer.name).settings)["momentum"]
+        assert 0.7 <= momentum <= 0.97 and momentum == pytest.approx(1 - params["1-momentum"])  # type: ignore[operator]

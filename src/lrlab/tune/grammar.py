@@ -106,7 +106,7 @@ FORBIDDEN = {
 EXAMPLES = {
     "lr": "loguniform(1e-4, 1)",
     "weight_decay": "loguniform(1e-6, 1e-2)",
-    "momentum": "1 - loguniform(0.01, 0.5)",
+    "momentum": "1 - loguniform(0.03, 0.3)",
     "alpha": "1 - loguniform(1e-3, 0.2)",
     "eps": "loguniform(1e-10, 1e-3)",
     "beta1": "1 - loguniform(0.02, 0.5)",

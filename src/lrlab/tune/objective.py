@@ -50,12 +50,17 @@ SUMMARY = "summary.json"
 
 class TrialReporter(Callback):
     """Reports ``metric`` to ``trial`` after each epoch (at step ``offset + epoch``) and stops
-    the fit when the pruner says so; ``pruned`` tells the objective afterwards."""
+    the fit when the pruner says so; ``pruned`` tells the objective afterwards.
+
+    The pruner is not asked at step ``last`` (the trial's last epoch, of its last fold): a
+    trial that has trained to its end costs nothing more, and pruning it then would only throw
+    its value away (the median rule asks at every epoch; a rung of successive halving may
+    fall on the last one)."""
 
     order = 300  # after metrics.csv has the epoch
 
-    def __init__(self, trial: optuna.Trial, metric: str, offset: int = 0) -> None:
-        self.trial, self.metric, self.offset = trial, metric, offset
+    def __init__(self, trial: optuna.Trial, metric: str, offset: int = 0, *, last: int | None = None) -> None:
+        self.trial, self.metric, self.offset, self.last = trial, metric, offset, last
         self.pruned = False
 
     def on_fit_start(self, run: Run) -> None:
@@ -66,8 +71,9 @@ class TrialReporter(Callback):
         if value is None or not math.isfinite(value):
             return
         epoch = int(metrics["epoch"])
-        self.trial.report(value, self.offset + epoch)
-        if self.trial.should_prune():
+        step = self.offset + epoch
+        self.trial.report(value, step)
+        if (self.last is None or step < self.last) and self.trial.should_prune():
             self.pruned = True
             run.stop(f"pruned at epoch {epoch}: {self.metric} {value:.4g} trails the other trials")
 
@@ -113,23 +119,32 @@ class Objective:
         trial.set_user_attr("experiment", experiment.model_dump(mode="json"))
         epochs = experiment.train.epochs
         results: list[FoldResult] = []
+        last = len(splits) * epochs  # the last step reported: never pruned
         for index, data in enumerate(splits):
             where = folder / f"fold{index + 1}" if self.cv else folder
-            results.append(self.fit_one(experiment, data, where, trial, offset=index * epochs))
+            results.append(self.fit_one(experiment, data, where, trial, offset=index * epochs, last=last))
             if results[-1].pruned:
                 break
         return self.finish(trial, results)
 
     def fit_one(
-        self, experiment: Experiment, data: Data, folder: Path, trial: optuna.Trial, offset: int
+        self,
+        experiment: Experiment,
+        data: Data,
+        folder: Path,
+        trial: optuna.Trial,
+        *,
+        offset: int,
+        last: int | None = None,
     ) -> FoldResult:
-        """Train ``experiment`` on ``data`` into ``folder``, reporting to ``trial``."""
+        """Train ``experiment`` on ``data`` into ``folder``, reporting to ``trial`` (steps from
+        ``offset + 1``; never pruned at step ``last``)."""
         folder.mkdir(parents=True, exist_ok=True)
         record = {"experiment": experiment.model_dump(mode="json"), "trial": trial.number}
         record["data"] = {"train": len(data.x_train), "val": 0 if data.x_val is None else len(data.x_val)}
         write_text_atomic(folder / CONFIG, json.dumps(record, indent=2) + "\n")
         model, optimizer, _ = build_model_and_optimizer(experiment, data)
-        reporter = TrialReporter(trial, self.monitor, offset)
+        reporter = TrialReporter(trial, self.monitor, offset, last=last)
         callbacks = [c for c in build_callbacks(experiment, folder) if not isinstance(c, Checkpoint)]
         result = fit(
             model,

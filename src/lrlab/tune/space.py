@@ -39,7 +39,9 @@ WARMUP_START = 0.1  # a warmup from 0 would waste the first update
 END = 0.01  # where the decaying families end, as a fraction of the base LR
 _SHARED = {"weight_decay": "loguniform(1e-06, 0.01)"}
 BUILTIN: dict[str, dict[str, str]] = {
-    "sgd": {"lr": "loguniform(0.001, 1)", "momentum": "1 - loguniform(0.01, 0.5)", **_SHARED},
+    # momentum 0.7–0.97, an average over 3–33 gradients: below, a larger LR does the same; above,
+    # short runs cannot spare the steps, and lr / (1 - momentum) reaches the divergent corner
+    "sgd": {"lr": "loguniform(0.001, 1)", "momentum": "1 - loguniform(0.03, 0.3)", **_SHARED},
     "rmsprop": {
         "lr": "loguniform(1e-05, 0.03)",
         "alpha": "1 - loguniform(0.001, 0.2)",

@@ -35,6 +35,7 @@ from lrlab.tune.storage import check_url, default_url, open_storage
 
 SAMPLERS = ("tpe", "random", "grid", "cmaes", "gp")
 PRUNERS = ("asha", "hyperband", "median", "none")
+REDUCTION = 3  # successive halving keeps 1/REDUCTION of the trials at each rung
 EXPERIMENT = "experiment.toml"
 
 
@@ -154,19 +155,32 @@ def grid_of(space: SearchSpace) -> dict[str, list[Any]]:
 
 def make_pruner(name: str, *, steps: int) -> optuna.pruners.BasePruner:
     """Optuna's pruner ``name`` for trials of ``steps`` reported steps (epochs × folds):
-    ``asha`` (successive halving, 1/3 kept at each rung; the default), ``hyperband``,
-    ``median`` or ``none``. The first rung is at a quarter of the steps: early epochs (a
-    warmup, a high LR not yet decayed) say little about the end."""
-    first = max(1, steps // 4)
+    ``asha`` (successive halving, the default), ``hyperband``, ``median`` or ``none``.
+
+    ASHA and the median rule first judge a trial at :func:`first_rung` (half of its steps):
+    early epochs say little about the end (a network may sit on a plateau before it learns, a
+    warmup or a high LR not yet decayed hides where a trial ends), while a rung at half still
+    halves the cost of every trial it stops. ASHA keeps a third of the trials at each rung;
+    Hyperband hedges over its brackets from a quarter of the steps. No pruner is asked at a
+    trial's last step (:class:`~lrlab.tune.objective.TrialReporter`)."""
+    first = first_rung(steps)
     if name == "asha":
-        return optuna.pruners.SuccessiveHalvingPruner(min_resource=first, reduction_factor=3)
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=first, reduction_factor=REDUCTION)
     if name == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=first, max_resource=steps, reduction_factor=3)
+        return optuna.pruners.HyperbandPruner(
+            min_resource=max(1, steps // 4), max_resource=steps, reduction_factor=REDUCTION
+        )
     if name == "median":
         return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=first)
     if name == "none":
         return optuna.pruners.NopPruner()
     raise unknown("pruner", name, PRUNERS)
+
+
+def first_rung(steps: int) -> int:
+    """The first step at which a trial of ``steps`` steps may be pruned: half of them, rounded
+    up (epoch 2 of 3, 10 of 20)."""
+    return max(1, math.ceil(steps / 2))
 
 
 def direction(experiment: Experiment) -> Literal["minimize", "maximize"]:
