@@ -21,7 +21,6 @@ so it covers the same share of training whatever the batch size.
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -29,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from lrlab.config import Experiment, validate
 from lrlab.errors import LrlabError, invalid
 from lrlab.optim import OptimizerSpec, parse_optimizer
+from lrlab.scaling import lr_factor
 from lrlab.schedules import Join, Schedule, parse
 from lrlab.tune.grammar import AUTO_SCHEDULES, KEYS, Distribution, check_values, parse_distribution
 
@@ -85,9 +85,8 @@ class LrScaling:
             raise invalid("--reference-batch-size", "an integer >= 1", self.reference)
 
     def factor(self, batch_size: int) -> float:
-        """What the LR is multiplied by at ``batch_size``."""
-        ratio = batch_size / self.reference
-        return ratio if self.rule == "linear" else math.sqrt(ratio)
+        """What the LR is multiplied by at ``batch_size`` (:func:`lrlab.scaling.lr_factor`)."""
+        return lr_factor(self.rule, batch_size, self.reference)
 
 
 @dataclass(frozen=True)
