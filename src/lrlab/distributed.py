@@ -186,9 +186,12 @@ def stop() -> None:
 
 def launch(nproc: int, argv: Sequence[str]) -> int:
     """Run ``lrlab ARGV`` in ``nproc`` processes on this machine with ``torchrun --standalone``
-    (a free port on loopback); return its exit code. A failed process ends the job."""
+    (a free port on loopback); return its exit code. A failed process ends the job. Unless
+    ``$OMP_NUM_THREADS`` says otherwise, each process gets its share of the CPUs' threads."""
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}"]
-    return subprocess.call([*command, "-m", "lrlab", *argv])
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    env = {"OMP_NUM_THREADS": str(max(1, cpus // nproc))} | dict(os.environ)
+    return subprocess.call([*command, "-m", "lrlab", *argv], env=env)
 
 
 def without_option(argv: Sequence[str], option: str) -> list[str]:
