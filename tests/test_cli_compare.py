@@ -9,11 +9,9 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import torch
 
 from lrlab.cli import main
 
@@ -34,15 +32,6 @@ name = "constant"
 name = "halved"
 schedule = "multistep(milestones=[1], gamma=0.5)"
 """
-
-
-@pytest.fixture(autouse=True)
-def one_thread(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def write(tmp_path: Path, text: str, name: str = "cmp.toml") -> Path:

@@ -6,12 +6,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import torch
 
 from lrlab.cli import main
 from tests.data.conftest import MNIST_TEST_FILES, SHARED_DATASETS
@@ -24,16 +22,6 @@ from lrlab.cli import main
 code = main(json.loads(sys.argv[1]))
 print(json.dumps({"code": code, "torch": "torch" in sys.modules}))
 """
-
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """Small models train as fast on one intra-op thread, and do not slow to a crawl when the
-    machine's few cores are shared with other work (OpenMP threads oversubscribed)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

@@ -7,12 +7,10 @@ import csv
 import json
 import os
 import statistics
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import torch
 
 import lrlab.report
 from lrlab.compare import ComparisonResult, Plan, RunReport, compare, expand, plan, worker_threads
@@ -38,16 +36,6 @@ def experiment(**changes: Any) -> Experiment:
     }
     data.update(changes)
     return validate(data)
-
-
-@pytest.fixture(autouse=True)
-def one_thread(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """One torch thread here and in every worker: the same arithmetic in each process."""
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 class Recorder:

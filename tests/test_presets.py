@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import torch
 
 from lrlab.compare import compare, expand
 from lrlab.config import apply_overrides, load_experiment
@@ -15,15 +13,6 @@ from lrlab.presets import DEFAULT_PRESET, load_preset, preset_names, preset_text
 
 ROOT = Path(__file__).resolve().parents[1]
 PRESETS = ["cifar-rmsprop", "fashion-schedules", "optimizers", "quickstart", "warmup-cosine-es"]
-
-
-@pytest.fixture(autouse=True)
-def one_thread(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def test_the_presets_are_shipped_and_copied_to_examples_unchanged() -> None:

@@ -30,7 +30,15 @@ from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 
 from lrlab.errors import LrlabError, invalid, unknown
@@ -198,12 +206,28 @@ class Finetune(Section):
 VARIANT_TABLES = ("task", "train", "optimizer", "early_stopping", "plateau", "divergence")
 
 
+def _folder_name(value: str) -> str:
+    if not _NAME.fullmatch(value):
+        raise Constraint("1-100 letters, digits, '.', '_' or '-' (a folder name)")
+    return value
+
+
+def _canonical_schedule(value: str) -> str:
+    from lrlab.schedules import parse
+
+    return str(parse(value))
+
+
+FolderName = Annotated[str, AfterValidator(_folder_name)]
+ScheduleSpec = Annotated[str, AfterValidator(_canonical_schedule)]  # kept in canonical form
+
+
 class Variant(Section):
     """``[[variant]]``: one arm of a comparison. ``name`` is its folder; ``schedule`` and the
     partial tables replace the shared settings' keys (see the module docs)."""
 
-    name: str
-    schedule: str | None = None
+    name: FolderName
+    schedule: ScheduleSpec | None = None
     task: dict[str, Any] = Field(default_factory=dict)
     train: dict[str, Any] = Field(default_factory=dict)
     optimizer: dict[str, Any] = Field(default_factory=dict)
@@ -211,31 +235,13 @@ class Variant(Section):
     plateau: dict[str, Any] = Field(default_factory=dict)
     divergence: dict[str, Any] = Field(default_factory=dict)
 
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        return _folder_name(value)
-
-    @field_validator("schedule")
-    @classmethod
-    def _schedule(cls, value: str | None) -> str | None:
-        from lrlab.schedules import parse
-
-        return None if value is None else str(parse(value))
-
-
-def _folder_name(value: str) -> str:
-    if not _NAME.fullmatch(value):
-        raise Constraint("1-100 letters, digits, '.', '_' or '-' (a folder name)")
-    return value
-
 
 class Experiment(Section):
     """One experiment file. ``name`` is the folder of its runs (``runs/<name>/<run>``);
     ``seeds`` and ``variant`` are read by ``lrlab compare``, ``search`` by ``lrlab tune``."""
 
-    name: str = "default"
-    schedule: str = "constant()"
+    name: FolderName = "default"
+    schedule: ScheduleSpec = "constant()"
     task: Task = Task()
     train: Train = Train()
     optimizer: Optimizer = Optimizer()
@@ -246,18 +252,6 @@ class Experiment(Section):
     seeds: int = Field(default=1, ge=1, le=1000)
     variant: list[Variant] = Field(default_factory=list)
     search: dict[str, str] = Field(default_factory=dict)
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        return _folder_name(value)
-
-    @field_validator("schedule")
-    @classmethod
-    def _schedule(cls, value: str) -> str:
-        from lrlab.schedules import parse
-
-        return str(parse(value))
 
     @model_validator(mode="before")
     @classmethod

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 
 import torch
@@ -168,7 +169,7 @@ def backend() -> str | None:
     return str(dist.get_backend()) if dist.is_available() and dist.is_initialized() else None
 
 
-def lost_peer(world: World, folder: Any, error: BaseException) -> LrlabError:
+def lost_peer(world: World, folder: Path, error: BaseException) -> LrlabError:
     """The error of a process whose peers went away mid-run (one was killed or failed)."""
     first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     return LrlabError(

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
-import pytest
-import torch
 
 LADDER = np.geomspace(1e-6, 10.0, 100)  # 100 rungs over 7 decades, as a default sweep
 
@@ -19,12 +15,3 @@ def plateau_descent_blowup(noise: float = 0.0, seed: int = 0, centre: float = 1e
     loss = 2.3 - descent + np.where(x > -1.0, blowup, 0.0)
     jitter = np.random.default_rng(seed).normal(0.0, noise, len(x))
     return list(loss * np.exp(jitter))
-
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """Tiny models run fastest on one thread, and a shared machine stays responsive."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)

@@ -145,8 +145,6 @@ def fake_dir(tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def real_run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One real run (MLP on digits, 2 epochs, CPU, one thread) in a comparison layout."""
-    import torch
-
     from lrlab.config import Experiment, to_toml
     from lrlab.train.run import train
 
@@ -154,12 +152,7 @@ def real_run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     experiment = Experiment.model_validate(
         {"name": "real-digits", "train": {"epochs": 2, "batch_size": 64, "device": "cpu"}}
     )
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        result = train(experiment, out=base / "out", quiet=True)
-    finally:
-        torch.set_num_threads(threads)
+    result = train(experiment, out=base / "out", quiet=True)
     root = base / "cmp"
     shutil.copytree(result.run_dir, root / "runs" / "constant" / "seed0")
     text = to_toml(experiment) + '\n[[variant]]\nname = "constant"\nschedule = "constant()"\n'

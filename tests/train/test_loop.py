@@ -7,7 +7,7 @@ import copy
 import csv
 import random
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -38,15 +38,6 @@ BATCH = 256  # digits: 1,437 training samples → 6 steps per epoch (the last on
 STEPS_PER_EPOCH = 6
 TIME_COLUMNS = ("time_s", "samples_per_s")
 SCHEDULE = "warmup(steps=6, start=0.1) >> cosine(steps=30, end=0.01)"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    """Tiny models run fastest on one thread (and shared 2-core machines stay responsive)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

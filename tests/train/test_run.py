@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,16 +16,6 @@ from lrlab.errors import LrlabError
 from lrlab.train.run import run_directory, run_name, train
 
 FAST: dict[str, Any] = {"train": {"epochs": 2, "batch_size": 64, "device": "cpu"}}
-
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """Small models train as fast on one intra-op thread, and do not slow to a crawl when the
-    machine's few cores are shared with other work (OpenMP threads oversubscribed)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def experiment(**sections: Any) -> Experiment:

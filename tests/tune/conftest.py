@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import torch
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = """
@@ -42,15 +41,6 @@ schedule = "choice('constant', 'cosine')"
 def tiny_toml(search: str = SEARCH, *, epochs: int = 4, model: str = "mlp(widths=[32])") -> str:
     """An experiment file: a small MLP on digits, a few epochs, val_acc monitored."""
     return TINY.format(search=search, epochs=epochs, model=model)
-
-
-@pytest.fixture(autouse=True)
-def one_thread(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def cli_env() -> dict[str, str]:

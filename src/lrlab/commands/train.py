@@ -16,7 +16,7 @@ from lrlab.errors import LrlabError
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from lrlab import distributed as distributed_types
+    from lrlab.distributed import World
     from lrlab.train.run import RunResult
 
 SUMMARY = "train a model on a task and record the run"
@@ -183,7 +183,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _launch(args: argparse.Namespace, world: distributed_types.World, folder: Path) -> int:
+def _launch(args: argparse.Namespace, world: World, folder: Path) -> int:
     """``--nproc N``: the same command in N processes under torchrun."""
     from lrlab import distributed
 

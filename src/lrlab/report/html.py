@@ -129,7 +129,16 @@ def collect_versions(records: Iterable[RunRecord]) -> dict[str, list[str]]:
 
 def render_page(page: Page) -> str:
     """The HTML of ``page``."""
-    title = escape(page.title)
+    sections = [_summary_section(page), _figures_section(page), _reproduce_section(page)]
+    return document(
+        page.title, kicker="lrlab comparison", tab="lrlab report", lede=page.description,
+        sections=sections, footer=page.footer,
+    )  # fmt: skip
+
+
+def document(title: str, *, kicker: str, tab: str, lede: str, sections: Sequence[str], footer: str) -> str:
+    """One self-contained page in the report style (the comparison and the tuning reports):
+    ``kicker`` above the title, ``tab`` after it in the window title, the ``sections`` (HTML)."""
     return "\n".join(
         [
             "<!DOCTYPE html>",
@@ -137,17 +146,15 @@ def render_page(page: Page) -> str:
             "<head>",
             '<meta charset="utf-8">',
             '<meta name="viewport" content="width=device-width, initial-scale=1">',
-            f"<title>{title} · lrlab report</title>",
+            f"<title>{escape(title)} · {escape(tab)}</title>",
             f"<style>{CSS}</style>",
             "</head>",
             "<body>",
             "<main>",
-            f'<header><p class="kicker">lrlab comparison</p><h1>{title}</h1>',
-            f'<p class="lede">{escape(page.description)}</p></header>',
-            _summary_section(page),
-            _figures_section(page),
-            _reproduce_section(page),
-            f"<footer>{escape(page.footer)}</footer>",
+            f'<header><p class="kicker">{escape(kicker)}</p><h1>{escape(title)}</h1>',
+            f'<p class="lede">{escape(lede)}</p></header>',
+            *sections,
+            f"<footer>{escape(footer)}</footer>",
             "</main>",
             "</body>",
             "</html>",

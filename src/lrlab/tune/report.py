@@ -20,7 +20,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from lrlab import __version__
-from lrlab.report.html import CSS, png_size
+from lrlab.report.html import document, png_size
 from lrlab.report.plots import FORMATS, save_figure
 from lrlab.report.records import read_metrics
 from lrlab.train.logging import write_text_atomic
@@ -226,25 +226,11 @@ def _reproduce_section(folder: Path, name: str, storage: str) -> str:
 
 def _page(title: str, lede: str, sections: list[str]) -> str:
     footer = f"Written by lrlab {__version__} on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC."
-    return "\n".join(
-        [
-            "<!DOCTYPE html>",
-            '<html lang="en">',
-            "<head>",
-            '<meta charset="utf-8">',
-            '<meta name="viewport" content="width=device-width, initial-scale=1">',
-            f"<title>{escape(title)} · lrlab tuning report</title>",
-            f"<style>{CSS}</style>",
-            "</head>",
-            "<body>",
-            "<main>",
-            f'<header><p class="kicker">lrlab tuning study</p><h1>{escape(title)}</h1>',
-            f'<p class="lede">{escape(lede)}</p></header>',
-            *sections,
-            f"<footer>{escape(footer)}</footer>",
-            "</main>",
-            "</body>",
-            "</html>",
-            "",
-        ]
+    return document(
+        title,
+        kicker="lrlab tuning study",
+        tab="lrlab tuning report",
+        lede=lede,
+        sections=sections,
+        footer=footer,
     )
