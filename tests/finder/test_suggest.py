@@ -1,7 +1,7 @@
 """Every suggestion function on synthetic curves: plateau-descent-blowup (clean and noisy), flat,
 immediately divergent, cut short and still falling; the default after a cliff and after a
-plateau; the registry; the default's confidence; and the smoothings (debiased EMA, lag-free
-trend)."""
+plateau, with and without momentum; the registry; the default's confidence; and the smoothings
+(debiased EMA, lag-free trend and its reach)."""
 
 from __future__ import annotations
 
@@ -13,19 +13,21 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lrlab.errors import LrlabError
-from lrlab.finder.curve import Curve, ema, noise, trend
+from lrlab.finder.curve import Curve, ema, noise, reach, trend
 from lrlab.finder.suggest import (
     METHODS,
     Descent,
     Suggestion,
     combine,
     edge,
+    failed,
     failure,
     find_descent,
-    lag_back,
     lag_rungs,
+    margin,
     minimum,
     register,
+    stable_step,
     steepest,
     suggest_all,
     valley,
@@ -71,13 +73,21 @@ def test_edge_moves_back_by_the_lag_of_measuring_and_momentum(momentum: float) -
     assert edge(c).index == bottom - lag_rungs(momentum)
 
 
-def test_the_default_stays_between_minimum_and_the_lowest_loss() -> None:
+def ceiling(c: Curve) -> float:
+    """The highest LR the default may read: a margin before the failure (the lowest loss when the
+    loss never came back to its start), and never below edge."""
+    d = descent_of(c)
+    top = max(failure(d) - margin(c), d.bottom - lag_rungs(c.momentum))
+    return c.values[max(min(top, d.bottom) if not failed(d) else top, 0)]
+
+
+def test_the_default_stays_between_minimum_and_a_margin_before_the_failure() -> None:
     for momentum in (0.0, 0.9, 0.99):
         c = curve(plateau_descent_blowup(), momentum)
         answer = combine([c])
-        bottom = lowest_lr(c)
         assert answer.method == "lrlab" and answer.ok
-        assert bottom / 10 - 1e-12 <= (answer.value or 0) <= bottom
+        floor = lowest_lr(c) / 10
+        assert floor - 1e-12 <= (answer.value or 0) <= max(ceiling(c), floor)
         assert answer.confidence is not None and 0 <= answer.confidence <= 1
     # momentum 0.99 would move back 100 rungs: the floor at minimum (÷10) holds it
     assert combine([curve(plateau_descent_blowup(), 0.99)]).value == pytest.approx(
@@ -85,7 +95,7 @@ def test_the_default_stays_between_minimum_and_the_lowest_loss() -> None:
     )
 
 
-# --- cliff or plateau after the lowest loss: how much of the lag the default moves back ----------
+# --- cliff or plateau after the lowest loss: where the default reads --------------------------
 
 
 def descent_then(after: int, cut: bool = False) -> list[float]:
@@ -104,51 +114,65 @@ def descent_of(c: Curve) -> Descent:
     return descent
 
 
+def test_the_margin_is_two_lags_but_never_finer_than_the_trend() -> None:
+    assert reach(100) == 6 and reach(200) == 12  # the trend's kernel: 3 widths of n/50 steps
+    for momentum, expected in ((0.0, 6), (0.5, 6), (0.8, 10), (0.9, 20), (0.95, 40)):
+        assert margin(curve(descent_then(30), momentum)) == expected
+    long = Curve.of(list(np.geomspace(1e-6, 10.0, 200)), descent_then(30) * 2, 0.0)
+    assert margin(long) == 12  # in steps of the trend, so the same share of the ladder
+
+
 def test_after_a_cliff_the_default_moves_back_the_whole_lag_as_edge_does() -> None:
     c = curve(descent_then(after=2), 0.9)
     d = descent_of(c)
     assert failure(d) - d.bottom <= lag_rungs(0.9)  # back above its start within one lag
-    assert lag_back(d, 0.9) == 10
+    assert stable_step(c, d) == d.bottom - 10
     assert combine([c]).value == edge(c).value
-    assert "10 of 10 lag steps back" in combine([c]).reason
+    assert "read 10 steps below the lowest loss" in combine([c]).reason
 
 
-def test_after_a_wide_plateau_the_default_is_the_lowest_loss() -> None:
+def test_after_a_wide_plateau_the_default_reads_a_margin_before_the_failure() -> None:
     c = curve(descent_then(after=30), 0.9)
     d = descent_of(c)
-    assert failure(d) - d.bottom >= 2 * lag_rungs(0.9)  # below its start for two lags and more
-    assert lag_back(d, 0.9) == 0
-    assert combine([c]).value == c.values[d.bottom]
-    assert "0 of 10 lag steps back" in combine([c]).reason
+    assert failed(d) and failure(d) - d.bottom > 2 * lag_rungs(0.9)  # below its start 2 lags on
+    assert stable_step(c, d) == failure(d) - 20 > d.bottom  # above the lowest loss
+    assert combine([c]).value == c.values[failure(d) - 20]
+    assert d.trend[stable_step(c, d)] < d.trend[d.start]  # still well below its start there
+    assert "margin 20 steps (lag 10): read 10 steps above the lowest loss" in combine([c]).reason
 
 
-def test_a_shorter_plateau_moves_back_part_of_the_lag_linearly() -> None:
-    backs = []
-    for after in (8, 12, 16, 20):
-        d = descent_of(curve(descent_then(after), 0.9))
-        run = failure(d) - d.bottom
-        backs.append(lag_back(d, 0.9))
-        assert backs[-1] == min(max(2 * 10 - run, 0), 10)
-    assert backs == sorted(backs, reverse=True) and 0 < backs[1] < 10 and backs[0] > backs[-1]
+def test_the_longer_the_plateau_the_higher_the_default_reads() -> None:
+    steps = []
+    for after in (8, 12, 16, 20, 30):
+        c = curve(descent_then(after), 0.9)
+        d = descent_of(c)
+        steps.append(stable_step(c, d) - d.bottom)
+        assert steps[-1] == max(failure(d) - 20, d.bottom - 10) - d.bottom
+    assert steps == sorted(steps) and steps[0] == -10 and -10 < steps[2] < 0 < steps[-1]
 
 
-def test_without_momentum_the_lag_is_one_step_and_a_plateau_keeps_the_lowest_loss() -> None:
-    plateau = curve(descent_then(after=6))
-    assert lag_back(descent_of(plateau), 0.0) == 0
-    assert combine([plateau]).value == plateau.values[descent_of(plateau).bottom]
-    cliff = descent_of(curve(descent_then(after=0)))
-    # the centred smoothing already turns up about two widths (2 steps each) before a cliff:
-    # one lag step is seen as passed, and the default reads the lowest loss of the trend
-    assert failure(cliff) - cliff.bottom > 2 and lag_back(cliff, 0.0) == 0
+def test_without_momentum_the_margin_is_the_trend_reach() -> None:
+    # the centred trend turns up about two widths before a cliff; one lag step and one to spare
+    # (two steps) would read right at the failure: the trend's reach (6 steps) keeps it off it
+    cliff = curve(descent_then(after=0))
+    d = descent_of(cliff)
+    assert failure(d) - d.bottom == 6 and stable_step(cliff, d) == d.bottom
+    plateau = curve(descent_then(after=12))
+    d = descent_of(plateau)
+    assert stable_step(plateau, d) == failure(d) - 6 > d.bottom
+    assert combine([plateau]).value == plateau.values[failure(d) - 6]
 
 
-def test_a_sweep_that_ends_below_its_start_counts_its_run_to_the_end() -> None:
+def test_a_sweep_that_ends_below_its_start_reads_no_higher_than_the_lowest_loss() -> None:
     c = curve(descent_then(after=30, cut=True), 0.9)
     d = descent_of(c)
-    assert failure(d) == len(c) - 1 and lag_back(d, 0.9) == 0
-    assert "below its start all" in combine([c]).reason
+    assert failure(d) == len(c) - 1 and not failed(d)  # no failure seen: no bound above
+    assert stable_step(c, d) == d.bottom
+    assert "below its start all" in combine([c]).reason and "at the lowest loss" in combine([c]).reason
     short = curve(descent_then(after=4, cut=True), 0.9)  # too little seen after it: the full lag
-    assert lag_back(descent_of(short), 0.9) == 10
+    assert stable_step(short, descent_of(short)) == descent_of(short).bottom - 10
+    still = curve(descent_then(after=30, cut=True))  # without momentum too: the lowest loss
+    assert stable_step(still, descent_of(still)) == descent_of(still).bottom
 
 
 @pytest.mark.parametrize("method", [steepest, valley, minimum, edge, combine])
@@ -247,7 +271,10 @@ def test_any_finite_curve_gets_an_lr_in_range_or_a_reason(losses: list[float], m
     c = curve(losses, momentum)
     descent = find_descent(c)
     if not isinstance(descent, str):
-        assert 0 <= lag_back(descent, momentum) <= lag_rungs(momentum)
+        step = stable_step(c, descent)
+        assert max(descent.bottom - lag_rungs(momentum), 0) <= step <= len(c) - 1
+        bound = max(failure(descent) - margin(c), descent.bottom) if failed(descent) else descent.bottom
+        assert step <= bound
     for answer in [*(m(c) for m in SINGLE), combine([c])]:
         if answer.value is None:
             assert answer.reason.startswith("no reliable suggestion")
@@ -268,6 +295,14 @@ def test_the_trend_has_no_lag_where_the_ema_has_a_lot() -> None:
     dip = list(2.0 - np.exp(-((x / 0.1) ** 2)))  # lowest at index 50
     assert int(np.argmin(trend(dip))) == 50
     assert int(np.argmin(ema(dip))) > 55
+
+
+def test_the_trend_blends_a_step_with_its_reach_on_either_side() -> None:
+    spike = [1.0] * 101
+    spike[50] = math.e
+    touched = np.flatnonzero(np.abs(trend(spike)) > 1e-12)
+    assert touched.min() == 50 - reach(101) and touched.max() == 50 + reach(101)
+    assert Curve.of(list(LADDER), spike[:100]).reach == reach(100) == 6
 
 
 def test_noise_estimates_the_per_step_deviation_of_the_log_loss() -> None:

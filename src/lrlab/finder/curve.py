@@ -6,6 +6,8 @@
   moves them to larger LRs.
 * :func:`trend` is what the suggestions read: a centred Gaussian smoothing of the log loss, with
   no lag, computed after the sweep. The log keeps a blow-up from swamping its neighbours.
+  Being centred, it blends each step with its neighbours up to :func:`reach` steps away on both
+  sides: it cannot tell apart events closer than that.
 """
 
 from __future__ import annotations
@@ -33,6 +35,17 @@ def ema(losses: Sequence[float], beta: float = 0.98) -> list[float]:
     return out
 
 
+def default_width(points: int) -> float:
+    """The default kernel width of :func:`trend` for a curve of ``points`` losses: ``max(1, n/50)``
+    steps (2 on the default 100-step sweep)."""
+    return max(1.0, points / 50)
+
+
+def reach(points: int, sigma: float | None = None) -> int:
+    """How many steps either side :func:`trend` averages over: its kernel is cut at 3 widths."""
+    return max(1, math.ceil(3 * (sigma if sigma is not None else default_width(points))))
+
+
 def trend(losses: Sequence[float], width: float | None = None) -> Array:
     """Centred Gaussian smoothing of ``log(loss)`` (of the loss itself when some loss is <= 0).
 
@@ -44,9 +57,9 @@ def trend(losses: Sequence[float], width: float | None = None) -> Array:
     if len(values) == 0:
         return values
     logged = np.log(values) if bool(np.all(values > 0)) else values
-    sigma = width if width is not None else max(1.0, len(values) / 50)
-    reach = max(1, math.ceil(3 * sigma))
-    offsets = np.arange(-reach, reach + 1)
+    sigma = width if width is not None else default_width(len(values))
+    cut = reach(len(values), sigma)
+    offsets = np.arange(-cut, cut + 1)
     kernel = np.exp(-0.5 * (offsets / sigma) ** 2)
     weighted = np.convolve(logged, kernel, mode="same")
     norm = np.convolve(np.ones_like(logged), kernel, mode="same")
@@ -101,6 +114,11 @@ class Curve:
         positive = bool(np.all(np.asarray(self.losses) > 0))
         result: Array = np.exp(smooth) if positive else smooth
         return result
+
+    @property
+    def reach(self) -> int:
+        """Steps either side that the :attr:`smooth` trend blends together (see :func:`reach`)."""
+        return reach(len(self))
 
     @property
     def skip(self) -> int:

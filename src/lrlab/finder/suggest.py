@@ -15,11 +15,14 @@ first steps to the trend's minimum (the *descent*):
   over a mean age of ``m / (1 - m)`` updates, so the loss answers the LR of ``1 / (1 - m)``
   rungs earlier. Without the correction a momentum-0.9 sweep on 100 steps reads an LR about 4×
   too high, on the cliff where training dies.
-* ``lrlab`` (the default): the lowest loss moved back by the lag only as far as the loss shows
-  harm: the full lag after a cliff (the loss is back at its starting level within one lag of its
-  lowest point), none after a plateau (still below its start two lags on), in between linearly;
-  kept within ``[minimum, the trend's minimum]``, with a confidence from how many methods agree
-  with it (and how repeated sweeps agree, when asked). See :func:`lag_back`.
+* ``lrlab`` (the default): the highest LR the curve shows to be stable. Where the trend is back
+  at its starting level after its lowest point, training failed (:func:`failure`); the default
+  reads the step a :func:`margin` before that: two lags (one for the loss to answer, one to
+  spare), and never fewer steps than the trend's reach (its centred kernel cannot place the
+  failure more finely). It goes no lower than ``edge`` (after a cliff that is where the margin
+  lands), and no higher than the lowest loss when the loss never came back to its start (no
+  failure seen: no bound). Kept above ``minimum``, with a confidence from how many methods agree
+  with it (and how repeated sweeps agree, when asked). See :func:`stable_step`.
 
 A curve without a usable descent (too short, rising from the start, or flat within its noise)
 gets no suggestion from any method, and the reason says which and what to change.
@@ -193,19 +196,33 @@ def failure(descent: Descent) -> int:
     return descent.bottom + int(later[0]) if later.size else len(descent.trend) - 1
 
 
-def lag_back(descent: Descent, momentum: float) -> int:
-    """How many steps the default moves back from the lowest loss: ``lag_rungs(momentum)`` less
-    the steps by which the loss stays below its starting level beyond one lag after its lowest.
+def failed(descent: Descent) -> bool:
+    """Whether the trend comes back to its level at the start of the descent within the sweep."""
+    return bool(descent.trend[failure(descent)] >= descent.trend[descent.start])
 
-    The loss answers an LR ``lag`` steps late, so an LR at step ``j`` is trusted when the loss is
-    back at its start no sooner than ``j + 2 lag`` (one lag for the answer, one as margin). After a cliff
-    (back at the start within one lag) that is the full lag, as :func:`edge`; after a plateau of
-    two lags or more the lowest loss itself: the loss stopped falling there because progress
-    ran out, not because training broke.
+
+def margin(curve: Curve) -> int:
+    """Steps the default keeps between the LR it reads and the failure: two lags (the loss answers
+    an LR ``lag_rungs`` steps late, and one lag to spare), but never fewer than the trend's reach:
+    the centred trend blends each step with ``curve.reach`` steps either side (6 on the default
+    sweep), so the step where it is back at its start places the raw loss's failure no more
+    precisely than that."""
+    return max(2 * lag_rungs(curve.momentum), curve.reach)
+
+
+def stable_step(curve: Curve, descent: Descent) -> int:
+    """The step the default reads: :func:`margin` steps before the :func:`failure`, but no lower
+    than ``edge`` (the lowest loss less one lag) and, when the loss never came back to its start
+    (no failure seen, so no bound), no higher than the lowest loss.
+
+    After a cliff (back at the start within a lag or two) that is ``edge``; after a plateau the
+    loss stopped falling because progress ran out, not because training broke, and the default
+    reads as high as the failure allows, above the lowest loss where the plateau is long.
     """
-    lag = lag_rungs(momentum)
-    run = failure(descent) - descent.bottom
-    return lag - min(max(run - lag, 0), lag)
+    step = max(failure(descent) - margin(curve), descent.bottom - lag_rungs(curve.momentum))
+    if not failed(descent):
+        step = min(step, descent.bottom)
+    return max(step, 0)
 
 
 def spread(lrs: Sequence[float]) -> float:
@@ -222,8 +239,8 @@ def default(curve: Curve) -> Suggestion:
 def combine(curves: Sequence[Curve]) -> Suggestion:
     """The default suggestion from one sweep or several (the same ladder, other seeds).
 
-    Each sweep's LR is its lowest loss moved back :func:`lag_back` steps, kept within
-    ``[minimum, LR of the lowest loss]``; the suggestion is their median (in log LR).
+    Each sweep's LR is the one at its :func:`stable_step`, no lower than ``minimum``; the
+    suggestion is their median (in log LR).
     ``confidence`` is the share of the first sweep's other methods (``steepest``, ``valley``,
     ``minimum``, any registered) that land within a factor of 3 of it, times
     ``1 - spread / 1 decade`` of the sweeps' LRs, halved when the loss was still falling at the
@@ -262,27 +279,28 @@ def _single(curve: Curve) -> list[Suggestion]:
 
 
 def _pick(curve: Curve) -> float | None:
-    """One sweep's default LR: the lowest loss, :func:`lag_back` steps back, within
-    [minimum, LR of the lowest loss]."""
+    """One sweep's default LR: the one at its :func:`stable_step`, no lower than ``minimum``."""
     descent = find_descent(curve)
     if isinstance(descent, str):
         return None
-    bottom = curve.values[descent.bottom]
-    value = curve.values[max(descent.bottom - lag_back(descent, curve.momentum), 0)]
-    return min(max(value, bottom / 10), bottom)
+    return max(curve.values[stable_step(curve, descent)], curve.values[descent.bottom] / 10)
 
 
 def _reading(curve: Curve, descent: Descent) -> str:
-    """How the default read one sweep: the run of low loss after its lowest, and the steps back."""
-    lag, back = lag_rungs(curve.momentum), lag_back(descent, curve.momentum)
-    end = failure(descent)
-    back_at_start = bool(descent.trend[end] >= descent.trend[descent.start])
-    run = (
-        f"back at its start {end - descent.bottom}"
-        if back_at_start
-        else f"below its start all {end - descent.bottom}"
+    """How the default read one sweep: the run of low loss after its lowest, the margin, and where
+    it read relative to the lowest loss."""
+    run = failure(descent) - descent.bottom
+    seen = f"back at its start {run}" if failed(descent) else f"below its start all {run}"
+    offset = stable_step(curve, descent) - descent.bottom
+    where = (
+        "at the lowest loss"
+        if offset == 0
+        else f"{abs(offset)} steps {'above' if offset > 0 else 'below'} the lowest loss"
     )
-    return f"loss {run} steps after its lowest: {back} of {lag} lag steps back"
+    return (
+        f"loss {seen} steps after its lowest; margin {margin(curve)} steps "
+        f"(lag {lag_rungs(curve.momentum)}): read {where}"
+    )
 
 
 def suggest_all(curve: Curve, methods: Sequence[str] | None = None) -> dict[str, Suggestion]:
