@@ -224,6 +224,15 @@ def _mean_std(values: list[float]) -> str:
     return f"{statistics.fmean(values):.4f} ± {std:.4f}"
 
 
+def _paired(runs: list[dict[str, Outcome]], baseline: str) -> str:
+    """The mean over seeds of lrlab's best minus ``baseline``'s, with its standard error (the
+    same seed shares the validation split and initialization: the differences are paired)."""
+    differences = [run["lrlab"].best - run[baseline].best for run in runs]
+    error = statistics.stdev(differences) / math.sqrt(len(differences)) if len(differences) > 1 else math.nan
+    mean = statistics.fmean(differences)
+    return f"{mean:+.4f} ± {error:.4f} (standard error over {len(differences)} seeds)"
+
+
 def print_table(results: dict[str, list[dict[str, Outcome]]], cases: list[Case], trials: int) -> bool:
     header = (
         f"{'case':<16} {'method':<8} {'best val_acc (mean ± std)':>26} {'epochs (mean)':>14} {'cap':>6} "
@@ -256,6 +265,7 @@ def print_table(results: dict[str, list[dict[str, Outcome]]], cases: list[Case],
             f"{'yes' if accuracy else 'no'}; fewer epochs than both: {'yes' if fewer else 'no'}; "
             f"lrlab at least both in {per_seed}/{len(runs)} seeds)"
         )
+        verdicts += [f"  lrlab − {m}: {_paired(runs, m)}" for m in ("optuna", "random")]
     print("\n" + "\n".join(verdicts))
     return held_everywhere
 
