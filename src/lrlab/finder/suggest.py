@@ -292,11 +292,9 @@ def _reading(curve: Curve, descent: Descent) -> str:
     run = failure(descent) - descent.bottom
     seen = f"back at its start {run}" if failed(descent) else f"below its start all {run}"
     offset = stable_step(curve, descent) - descent.bottom
-    where = (
-        "at the lowest loss"
-        if offset == 0
-        else f"{abs(offset)} steps {'above' if offset > 0 else 'below'} the lowest loss"
-    )
+    side = "above" if offset > 0 else "below"
+    plural = "s" * (abs(offset) != 1)
+    where = "at the lowest loss" if offset == 0 else f"{abs(offset)} step{plural} {side} the lowest loss"
     return (
         f"loss {seen} steps after its lowest; margin {margin(curve)} steps "
         f"(lag {lag_rungs(curve.momentum)}): read {where}"
