@@ -24,8 +24,9 @@ and initialization for all three; the seed of each sampler too):
   epoch), ``--trials`` trials (30, ``TuneConfig``'s default).
 * ``optuna``: plain Optuna: ``TPESampler`` + ``MedianPruner`` (both with Optuna's defaults) over
   ``lr ∈ loguniform(1e-5, 10)`` only, the rest of the experiment as written (constant LR);
-  each trial calls ``lrlab.train.fit`` with the same callbacks as a trial of ``lrlab tune``
-  (the divergence guard, ``metrics.csv``) and ``trial.report``s ``val_acc`` after every epoch.
+  each trial is trained by ``lrlab tune``'s own ``Objective.fit_one`` (the same ``fit``, the
+  divergence guard, ``metrics.csv``), which ``trial.report``s ``val_acc`` after every epoch and
+  here may be pruned at any epoch (Optuna's plain protocol).
 * ``random``: the same objective with ``RandomSampler`` and no pruning.
 
 Budget: the cap on training epochs per method, case and seed is ``--trials`` × epochs per trial
@@ -55,7 +56,7 @@ import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,12 +66,11 @@ import torch
 import lrlab
 from lrlab.config import Experiment
 from lrlab.data import Data
-from lrlab.train import Callback, Run, fit
-from lrlab.train.checkpoint import Checkpoint
-from lrlab.train.run import build_callbacks, build_model_and_optimizer, load_data
+from lrlab.train.run import load_data
 from lrlab.tune import TuneConfig, tune
-from lrlab.tune.objective import fit_config
+from lrlab.tune.objective import Objective
 from lrlab.tune.presets import load_tune_preset
+from lrlab.tune.space import build_space
 
 DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "mnist-test"
 NAIVE_LOW, NAIVE_HIGH = 1e-5, 10.0
@@ -130,24 +130,6 @@ def run_lrlab(experiment: Experiment, trials: int, out: Path) -> Outcome:
     return Outcome(float(best), epochs, len(finished), pruned, seconds)
 
 
-class Report(Callback):
-    """``trial.report`` of ``val_acc`` after each epoch; stops the fit when the pruner says so."""
-
-    order = 300
-
-    def __init__(self, trial: optuna.Trial) -> None:
-        self.trial, self.pruned = trial, False
-
-    def on_epoch_end(self, run: Run, metrics: Mapping[str, float]) -> None:
-        value = metrics.get(MONITOR)
-        if value is None or not math.isfinite(value):
-            return
-        self.trial.report(value, int(metrics["epoch"]))
-        if self.trial.should_prune():
-            self.pruned = True
-            run.stop("pruned")
-
-
 def run_plain(
     experiment: Experiment,
     data: Data,
@@ -160,30 +142,18 @@ def run_plain(
     """An Optuna study over ``lr`` in the naive range, one ``fit`` per trial, until the next
     trial could pass ``cap`` epochs."""
     epochs_per_trial, used = experiment.train.epochs, 0
-    config = fit_config(experiment)
+    trainer = Objective(build_space(experiment), out)  # lrlab's own trial fit, pruned at any epoch
 
     def objective(trial: optuna.Trial) -> float:
         nonlocal used
         lr = trial.suggest_float("lr", NAIVE_LOW, NAIVE_HIGH, log=True)
-        folder = out / f"{trial.number:04d}"
-        folder.mkdir(parents=True)
-        model, optimizer, _ = build_model_and_optimizer(experiment, data, lr=lr)
-        report = Report(trial)
-        callbacks = [c for c in build_callbacks(experiment, folder) if not isinstance(c, Checkpoint)]
-        result = fit(
-            model,
-            data,
-            optimizer,
-            experiment.schedule,
-            config=config,
-            callbacks=[*callbacks, report],
-            run_dir=folder,
-        )
-        used += len(result.history)
-        values = [row[MONITOR] for row in result.history if math.isfinite(row.get(MONITOR, math.nan))]
-        if report.pruned:
+        optimizer = experiment.optimizer.model_copy(update={"lr": lr})
+        trial_experiment = experiment.model_copy(update={"optimizer": optimizer})
+        fold = trainer.fit_one(trial_experiment, data, out / f"{trial.number:04d}", trial, offset=0)
+        used += fold.epochs
+        if fold.pruned:
             raise optuna.TrialPruned()
-        return max(values, default=0.0)
+        return max(fold.value, 0.0)  # no finite val_acc: a diverged trial
 
     began = time.perf_counter()
     study = optuna.create_study(direction="maximize", sampler=sampler, pruner=pruner)
