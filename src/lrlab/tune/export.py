@@ -8,6 +8,11 @@ held out to watch), then evaluates the test split once. ``final-trial<n>/`` hold
 ``config.json``, ``metrics.csv`` (its ``val_*`` columns are measured on the training data),
 ``model.pt`` (a state dict: ``--init-from`` takes it) and ``summary.json`` with the test
 metrics; running the command again reuses it.
+
+A configuration at the edge of stability can collapse on the retrain (a different data order
+and size): when its training loss ends non-finite or above the loss its trial had after one
+epoch, the retrain moves on to the next best trial, up to :data:`FINAL_CANDIDATES`, and says so
+(the test split is still evaluated once, for the model kept).
 """
 
 from __future__ import annotations
@@ -16,9 +21,12 @@ import csv
 import dataclasses
 import io
 import json
+import math
 import os
 import tempfile
 from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +37,8 @@ from optuna.trial import FrozenTrial
 from lrlab.config import Experiment, to_toml, validate
 from lrlab.data import Data, load_dataset
 from lrlab.data.dataset import normalize
-from lrlab.train import evaluate, fit
+from lrlab.errors import LrlabError
+from lrlab.train import Callback, FitResult, evaluate, fit
 from lrlab.train.logging import MetricsCsv, write_text_atomic
 from lrlab.train.run import build_model_and_optimizer, fit_config
 from lrlab.tune.space import SearchSpace
@@ -60,7 +69,7 @@ def finish(job: Job, space: SearchSpace, notes: list[str]) -> TuneResult:
     best_toml = write_best(job.folder, study, best) if best is not None else None
     final = None
     if job.config.final and best is not None:
-        final = final_retrain(job, space, best)
+        final = final_retrain(job, space, study, notes)
     write_trials_csv(trials, job.folder / TRIALS_CSV)
     report = None
     if job.config.report:
@@ -126,19 +135,136 @@ def write_trials_csv(trials: list[FrozenTrial], path: Path) -> None:
     write_text_atomic(path, buffer.getvalue())
 
 
-def final_retrain(job: Job, space: SearchSpace, best: FrozenTrial) -> dict[str, Any]:
-    """Train the best configuration on train + validation and evaluate the test split once."""
-    folder = job.folder / f"final-trial{best.number}"
-    summary_path = folder / "summary.json"
-    if summary_path.exists():
-        return dict(json.loads(summary_path.read_text(encoding="utf-8")))
+FINAL_CANDIDATES = 3  # the best trials the final retrain tries in turn while one collapses
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A trial the final retrain may train: its number, its experiment as the retrain runs it
+    (:func:`final_experiment`) and the training loss its first epoch had in the study."""
+
+    number: int
+    experiment: Experiment
+    first_train_loss: float | None = None
+
+
+def final_retrain(job: Job, space: SearchSpace, study: optuna.Study, notes: list[str]) -> dict[str, Any]:
+    """Train the best configuration on train + validation and evaluate the test split once; when
+    that retrain collapses, the next best trial's (:func:`retrain_first_sound`)."""
     data = merged_data(space.base)
-    fixed = optuna.trial.FixedTrial(best.params)
-    sampled = space.sample(fixed, train_size=len(data.x_train), scaling=job.config.scaling(space.base))
-    experiment = _final_experiment(sampled, best)
-    folder.mkdir(parents=True, exist_ok=True)
-    record = {"experiment": experiment.model_dump(mode="json"), "trial": best.number, "final": True}
-    write_text_atomic(folder / "config.json", json.dumps(record, indent=2) + "\n")
+    scaling = job.config.scaling(space.base)
+    candidates = []
+    for trial in ranked_trials(study)[:FINAL_CANDIDATES]:
+        fixed = optuna.trial.FixedTrial(trial.params)
+        sampled = space.sample(fixed, train_size=len(data.x_train), scaling=scaling)
+        experiment = final_experiment(sampled, trial.user_attrs.get("best_epoch"))
+        candidates.append(Candidate(trial.number, experiment, trial.user_attrs.get("first_train_loss")))
+    return retrain_first_sound(candidates, data, job.folder, notes)
+
+
+def ranked_trials(study: optuna.Study) -> list[FrozenTrial]:
+    """The complete trials, best first."""
+    complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
+    return sorted(complete, key=lambda trial: float(trial.value), reverse=maximize)  # type: ignore[arg-type]
+
+
+def retrain_first_sound(
+    candidates: Sequence[Candidate], data: Data, folder: Path | None, notes: list[str]
+) -> dict[str, Any]:
+    """Retrain ``candidates`` in turn on ``data`` until one is sound (:func:`collapsed`), then
+    evaluate its test split once; the last is kept, and tested, whatever it ends at.
+
+    With a ``folder``, each retrain writes ``final-trial<n>/`` in it (``config.json``,
+    ``metrics.csv``; ``model.pt`` and ``summary.json`` with the test metrics for the one kept, a
+    ``summary.json`` with the reason for one that collapsed), and running again reuses them."""
+    if not candidates:
+        raise LrlabError("the final retrain needs at least one complete trial.")
+    skipped: list[dict[str, Any]] = []
+    for index, candidate in enumerate(candidates):
+        where = None if folder is None else folder / f"final-trial{candidate.number}"
+        summary = _stored_summary(where)
+        last = index == len(candidates) - 1
+        if summary is None:
+            summary = _retrain(candidate, data, where, keep=last)
+        if "test" in summary:
+            _note_collapses(notes, skipped, summary)
+            return {**summary, "skipped": skipped}
+        skipped.append({"trial": candidate.number, "collapsed": summary["collapsed"]})
+    raise AssertionError("the last candidate is always kept")  # pragma: no cover
+
+
+def _retrain(candidate: Candidate, data: Data, folder: Path | None, *, keep: bool) -> dict[str, Any]:
+    """One retrain: the summary with the test metrics, or only why it collapsed (unless ``keep``)."""
+    experiment = candidate.experiment
+    callbacks: list[Callback] = []
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+        record = {"experiment": experiment.model_dump(mode="json"), "trial": candidate.number, "final": True}
+        write_text_atomic(folder / "config.json", json.dumps(record, indent=2) + "\n")
+        callbacks.append(MetricsCsv(folder))
+    model, result = fit_experiment(experiment, data, callbacks=callbacks, run_dir=folder)
+    summary: dict[str, Any] = {
+        "trial": candidate.number,
+        "epochs": len(result.history),
+        "train_samples": len(data.x_train),
+        "stop_reason": result.stop_reason,
+        "final": result.final,
+        "collapsed": collapsed(result, candidate.first_train_loss),
+        "wall_time_s": result.seconds,
+        "run_dir": None if folder is None else str(folder),
+    }
+    if summary["collapsed"] is None or keep:
+        summary["test"] = evaluate_test(model, data, experiment)
+        if folder is not None:
+            _save_weights(model.state_dict(), folder / "model.pt")
+    if folder is not None:
+        write_text_atomic(folder / "summary.json", json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def collapsed(result: FitResult, first_train_loss: float | None) -> str | None:
+    """Why a retrain is not sound, or ``None``: its training loss ended non-finite, or above the
+    loss its trial had after one epoch (more data should only help: at the edge of stability a
+    configuration that trained well once can diverge or die on another run)."""
+    loss = result.final.get("train_loss")
+    if loss is None or not math.isfinite(loss):
+        return f"no finite training loss ({result.stop_reason})"
+    if first_train_loss is not None and loss > first_train_loss:
+        return (
+            f"training loss {loss:.4g} after {len(result.history)} epochs, above the "
+            f"{first_train_loss:.4g} its trial had after one"
+        )
+    return None
+
+
+def _note_collapses(notes: list[str], skipped: list[dict[str, Any]], kept: dict[str, Any]) -> None:
+    for skip in skipped:
+        notes.append(
+            f"the final retrain of trial {skip['trial']} collapsed ({skip['collapsed']}); "
+            "the next best trial was retrained instead."
+        )
+    if kept.get("collapsed") is not None:
+        notes.append(
+            f"the final retrain of trial {kept['trial']} collapsed too ({kept['collapsed']}) and is kept, "
+            "tested anyway: the best configurations sit at the edge of stability; lower the LR range."
+        )
+
+
+def _stored_summary(folder: Path | None) -> dict[str, Any] | None:
+    if folder is None or not (folder / "summary.json").exists():
+        return None
+    return dict(json.loads((folder / "summary.json").read_text(encoding="utf-8")))
+
+
+def fit_experiment(
+    experiment: Experiment,
+    data: Data,
+    *,
+    callbacks: Sequence[Callback] = (),
+    run_dir: Path | None = None,
+) -> tuple[torch.nn.Module, FitResult]:
+    """Train ``experiment`` on ``data``: the model and the fit."""
     model, optimizer, _ = build_model_and_optimizer(experiment, data)
     result = fit(
         model,
@@ -146,32 +272,27 @@ def final_retrain(job: Job, space: SearchSpace, best: FrozenTrial) -> dict[str, 
         optimizer,
         experiment.schedule,
         config=fit_config(experiment),
-        callbacks=[MetricsCsv(folder)],
-        run_dir=folder,
+        callbacks=list(callbacks),
+        run_dir=run_dir,
     )
+    return model, result
+
+
+def evaluate_test(model: torch.nn.Module, data: Data, experiment: Experiment) -> dict[str, float]:
+    """``model`` evaluated once on the test split: ``test_loss``, ``test_acc``, …"""
     device = next(model.parameters()).device
     test = evaluate(
         model, data.x_test.to(device), data.y_test.to(device), data, experiment.train.eval_batch_size
     )
-    _save_weights(model.state_dict(), folder / "model.pt")
-    summary = {
-        "trial": best.number,
-        "epochs": len(result.history),
-        "train_samples": len(data.x_train),
-        "stop_reason": result.stop_reason,
-        "final": result.final,
-        "test": {f"test_{key}": value for key, value in test.items()},
-        "wall_time_s": result.seconds,
-        "run_dir": str(folder),
-    }
-    write_text_atomic(summary_path, json.dumps(summary, indent=2) + "\n")
-    return summary
+    return {f"test_{key}": value for key, value in test.items()}
 
 
-def _final_experiment(sampled: Experiment, best: FrozenTrial) -> Experiment:
+def final_experiment(sampled: Experiment, best_epoch: int | None) -> Experiment:
+    """``sampled`` as the final retrain runs it: nothing held out, so early stopping and plateau
+    cuts are off; when early stopping cut the trial short, it trains to the trial's best epoch."""
     data = sampled.model_dump()
-    if sampled.early_stopping.enabled and best.user_attrs.get("best_epoch"):
-        data["train"]["epochs"] = max(1, int(best.user_attrs["best_epoch"]))
+    if sampled.early_stopping.enabled and best_epoch:
+        data["train"]["epochs"] = max(1, int(best_epoch))
     data["early_stopping"]["enabled"] = False
     data["plateau"]["enabled"] = False
     data["task"]["val_fraction"] = 0.0

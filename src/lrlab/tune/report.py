@@ -161,8 +161,16 @@ def _best_section(folder: Path, best: FrozenTrial | None, monitor: str, final: d
             f"validation data) for {final.get('epochs')} epochs, then evaluated once: "
             f"<strong>{escape(test)}</strong>. Weights: {escape(str(final.get('run_dir')))}/model.pt.</p>"
         )
+        parts += [_collapse_line(skip) for skip in final.get("skipped", [])]
+        if final.get("collapsed"):
+            parts.append(_collapse_line(final, " It is kept: none of the best trials retrained soundly."))
     parts.append("</section>")
     return "".join(parts)
+
+
+def _collapse_line(retrain: dict[str, Any], then: str = "") -> str:
+    reason = escape(str(retrain["collapsed"]))
+    return f"<p>The retrain of trial {retrain['trial']} collapsed: {reason}.{escape(then)}</p>"
 
 
 def _trials_section(trials: list[FrozenTrial], best: FrozenTrial | None, monitor: str, maximize: bool) -> str:

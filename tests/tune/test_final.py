@@ -1,0 +1,119 @@
+"""The final retrain (``lrlab tune --final``): a retrain that collapses (its training loss ends
+non-finite or above its trial's after one epoch) gives way to the next best trial, the last one
+tried is kept whatever it ends at, and the test split is evaluated once, for the model kept."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import optuna
+import pytest
+
+from lrlab.config import Experiment, load_experiment
+from lrlab.errors import LrlabError
+from lrlab.train import FitResult
+from lrlab.tune import export
+from lrlab.tune.export import (
+    Candidate,
+    collapsed,
+    final_experiment,
+    merged_data,
+    ranked_trials,
+    retrain_first_sound,
+)
+from lrlab.tune.report import _best_section
+from tests.tune.conftest import tiny_toml
+
+
+@pytest.fixture(scope="module")
+def experiment(tmp_path_factory: pytest.TempPathFactory) -> Experiment:
+    path = tmp_path_factory.mktemp("final") / "tiny.toml"
+    path.write_text(tiny_toml(epochs=2), encoding="utf-8")
+    return final_experiment(load_experiment(path), None)
+
+
+def fit_result(*losses: float, reason: str = "finished") -> FitResult:
+    history = tuple({"epoch": float(i + 1), "train_loss": loss} for i, loss in enumerate(losses))
+    return FitResult(history=history, stop_reason=reason, steps=len(losses), seconds=0.0)
+
+
+@pytest.mark.parametrize(
+    ("losses", "first", "expected"),
+    [
+        ((0.9, 0.2), 0.8, None),  # ends below the trial's first epoch: sound
+        ((0.9, 0.2), None, None),  # no bar: only a non-finite loss collapses
+        ((0.9, 2.303), 0.8, "training loss 2.303 after 2 epochs, above the 0.8 its trial had after one"),
+        ((0.9, math.nan), 0.8, "no finite training loss (diverged)"),
+        ((), 0.8, "no finite training loss (diverged)"),
+    ],
+)
+def test_collapsed_names_the_loss_and_the_bar(
+    losses: tuple[float, ...], first: float | None, expected: str | None
+) -> None:
+    assert collapsed(fit_result(*losses, reason="diverged"), first) == expected
+
+
+def test_a_collapsed_retrain_gives_way_to_the_next_best_and_a_rerun_reuses_both(
+    tmp_path: Path, experiment: Experiment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data, notes = merged_data(experiment), []
+    candidates = [Candidate(3, experiment, first_train_loss=1e-9), Candidate(5, experiment, None)]
+    summary = retrain_first_sound(candidates, data, tmp_path, notes)
+    assert summary["trial"] == 5 and summary["collapsed"] is None
+    assert set(summary["test"]) == {"test_loss", "test_acc"} and summary["train_samples"] == 1437
+    assert [skip["trial"] for skip in summary["skipped"]] == [3]
+    assert "above the 1e-09 its trial had after one" in summary["skipped"][0]["collapsed"]
+    assert notes == [
+        f"the final retrain of trial 3 collapsed ({summary['skipped'][0]['collapsed']}); "
+        "the next best trial was retrained instead."
+    ]
+    dropped = json.loads((tmp_path / "final-trial3" / "summary.json").read_text(encoding="utf-8"))
+    assert "test" not in dropped and not (tmp_path / "final-trial3" / "model.pt").exists()
+    assert (tmp_path / "final-trial5" / "model.pt").is_file()
+
+    def no_training(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a rerun trains nothing")
+
+    monkeypatch.setattr(export, "fit_experiment", no_training)
+    assert retrain_first_sound(candidates, data, tmp_path, []) == summary
+
+
+def test_the_last_candidate_is_kept_and_tested_even_when_it_collapses(experiment: Experiment) -> None:
+    notes: list[str] = []
+    summary = retrain_first_sound([Candidate(7, experiment, 1e-9)], merged_data(experiment), None, notes)
+    assert summary["trial"] == 7 and summary["collapsed"] and "test_acc" in summary["test"]
+    assert summary["run_dir"] is None and summary["skipped"] == []
+    assert len(notes) == 1 and "trial 7 collapsed too" in notes[0] and "lower the LR range" in notes[0]
+
+
+def test_no_candidate_is_a_clear_error(experiment: Experiment) -> None:
+    with pytest.raises(LrlabError, match="at least one complete trial"):
+        retrain_first_sound([], merged_data(experiment), None, [])
+
+
+@pytest.mark.parametrize(("direction", "order"), [("maximize", [1, 2, 0]), ("minimize", [0, 2, 1])])
+def test_ranked_trials_are_the_complete_ones_best_first(direction: str, order: list[int]) -> None:
+    study = optuna.create_study(direction=direction)
+    for value in (0.1, 0.9, 0.5):
+        study.add_trial(optuna.trial.create_trial(params={}, distributions={}, value=value))
+    study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.PRUNED))
+    assert [trial.number for trial in ranked_trials(study)] == order
+
+
+def test_the_report_says_which_retrains_collapsed(tmp_path: Path) -> None:
+    best = optuna.trial.create_trial(params={}, distributions={}, value=0.9)
+    final = {
+        "trial": 5,
+        "train_samples": 1437,
+        "epochs": 2,
+        "test": {"test_acc": 0.9},
+        "run_dir": "final-trial5",
+        "collapsed": "training loss 2.3 after 2 epochs, above the 0.8 its trial had after one",
+        "skipped": [{"trial": 3, "collapsed": "no finite training loss (diverged)"}],
+    }
+    section = _best_section(tmp_path, best, "val_acc", final)
+    assert "The retrain of trial 3 collapsed: no finite training loss (diverged).</p>" in section
+    assert "The retrain of trial 5 collapsed: training loss 2.3" in section
+    assert "It is kept: none of the best trials retrained soundly." in section
