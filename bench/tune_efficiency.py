@@ -170,7 +170,7 @@ def run_plain(
         fold = trainer.fit_one(trial_experiment, data, out / f"{trial.number:04d}", trial, offset=0)
         used += fold.epochs
         trial.set_user_attr("best_epoch", fold.best_epoch)
-        trial.set_user_attr("first_train_loss", fold.first_train_loss)
+        trial.set_user_attr("train_loss_bar", fold.train_loss_bar)
         if fold.pruned:
             raise optuna.TrialPruned()
         return max(fold.value, 0.0)  # no finite val_acc: a diverged trial
@@ -197,7 +197,7 @@ def final_test(experiment: Experiment, study: optuna.Study) -> float:
         optimizer = experiment.optimizer.model_copy(update=trial.params)
         trained = experiment.model_copy(update={"optimizer": optimizer})
         chosen = final_experiment(trained, trial.user_attrs["best_epoch"])
-        candidates.append(Candidate(trial.number, chosen, trial.user_attrs["first_train_loss"]))
+        candidates.append(Candidate(trial.number, chosen, trial.user_attrs["train_loss_bar"]))
     summary = retrain_first_sound(candidates, merged_data(experiment), None, [])
     return float(summary["test"]["test_acc"])
 

@@ -1,5 +1,5 @@
 """The final retrain (``lrlab tune --final``): a retrain that collapses (its training loss ends
-non-finite or above its trial's after one epoch) gives way to the next best trial, the last one
+non-finite or above its trial's highest in its second half) gives way to the next best trial, the last one
 tried is kept whatever it ends at, and the test split is evaluated once, for the model kept."""
 
 from __future__ import annotations
@@ -44,7 +44,11 @@ def fit_result(*losses: float, reason: str = "finished") -> FitResult:
     [
         ((0.9, 0.2), 0.8, None),  # ends below the trial's first epoch: sound
         ((0.9, 0.2), None, None),  # no bar: only a non-finite loss collapses
-        ((0.9, 2.303), 0.8, "training loss 2.303 after 2 epochs, above the 0.8 its trial had after one"),
+        (
+            (0.9, 2.303),
+            0.8,
+            "training loss 2.303 after 2 epochs, above the 0.8 its trial had at worst in its second half",
+        ),
         ((0.9, math.nan), 0.8, "no finite training loss (diverged)"),
         ((), 0.8, "no finite training loss (diverged)"),
     ],
@@ -59,12 +63,12 @@ def test_a_collapsed_retrain_gives_way_to_the_next_best_and_a_rerun_reuses_both(
     tmp_path: Path, experiment: Experiment, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     data, notes = merged_data(experiment), []
-    candidates = [Candidate(3, experiment, first_train_loss=1e-9), Candidate(5, experiment, None)]
+    candidates = [Candidate(3, experiment, train_loss_bar=1e-9), Candidate(5, experiment, None)]
     summary = retrain_first_sound(candidates, data, tmp_path, notes)
     assert summary["trial"] == 5 and summary["collapsed"] is None
     assert set(summary["test"]) == {"test_loss", "test_acc"} and summary["train_samples"] == 1437
     assert [skip["trial"] for skip in summary["skipped"]] == [3]
-    assert "above the 1e-09 its trial had after one" in summary["skipped"][0]["collapsed"]
+    assert "above the 1e-09 its trial had at worst in its second half" in summary["skipped"][0]["collapsed"]
     assert notes == [
         f"the final retrain of trial 3 collapsed ({summary['skipped'][0]['collapsed']}); "
         "the next best trial was retrained instead."
@@ -72,6 +76,8 @@ def test_a_collapsed_retrain_gives_way_to_the_next_best_and_a_rerun_reuses_both(
     dropped = json.loads((tmp_path / "final-trial3" / "summary.json").read_text(encoding="utf-8"))
     assert "test" not in dropped and not (tmp_path / "final-trial3" / "model.pt").exists()
     assert (tmp_path / "final-trial5" / "model.pt").is_file()
+    kept = json.loads((tmp_path / "final-trial5" / "summary.json").read_text(encoding="utf-8"))
+    assert kept == summary
 
     def no_training(*args: object, **kwargs: object) -> None:
         raise AssertionError("a rerun trains nothing")
@@ -110,7 +116,7 @@ def test_the_report_says_which_retrains_collapsed(tmp_path: Path) -> None:
         "epochs": 2,
         "test": {"test_acc": 0.9},
         "run_dir": "final-trial5",
-        "collapsed": "training loss 2.3 after 2 epochs, above the 0.8 its trial had after one",
+        "collapsed": "training loss 2.3 after 2 epochs, above the 0.8 its trial had at worst",
         "skipped": [{"trial": 3, "collapsed": "no finite training loss (diverged)"}],
     }
     section = _best_section(tmp_path, best, "val_acc", final)

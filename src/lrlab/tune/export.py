@@ -10,9 +10,9 @@ held out to watch), then evaluates the test split once. ``final-trial<n>/`` hold
 metrics; running the command again reuses it.
 
 A configuration at the edge of stability can collapse on the retrain (a different data order
-and size): when its training loss ends non-finite or above the loss its trial had after one
-epoch, the retrain moves on to the next best trial, up to :data:`FINAL_CANDIDATES`, and says so
-(the test split is still evaluated once, for the model kept).
+and size): when its training loss ends non-finite or above the highest its trial had in the
+second half of its epochs, the retrain moves on to the next best trial, up to
+:data:`FINAL_CANDIDATES`, and says so (the test split is still evaluated once, for the model kept).
 """
 
 from __future__ import annotations
@@ -141,11 +141,11 @@ FINAL_CANDIDATES = 3  # the best trials the final retrain tries in turn while on
 @dataclass(frozen=True)
 class Candidate:
     """A trial the final retrain may train: its number, its experiment as the retrain runs it
-    (:func:`final_experiment`) and the training loss its first epoch had in the study."""
+    (:func:`final_experiment`) and the highest training loss of the second half of its epochs in the study."""
 
     number: int
     experiment: Experiment
-    first_train_loss: float | None = None
+    train_loss_bar: float | None = None
 
 
 def final_retrain(job: Job, space: SearchSpace, study: optuna.Study, notes: list[str]) -> dict[str, Any]:
@@ -158,7 +158,7 @@ def final_retrain(job: Job, space: SearchSpace, study: optuna.Study, notes: list
         fixed = optuna.trial.FixedTrial(trial.params)
         sampled = space.sample(fixed, train_size=len(data.x_train), scaling=scaling)
         experiment = final_experiment(sampled, trial.user_attrs.get("best_epoch"))
-        candidates.append(Candidate(trial.number, experiment, trial.user_attrs.get("first_train_loss")))
+        candidates.append(Candidate(trial.number, experiment, trial.user_attrs.get("train_loss_bar")))
     return retrain_first_sound(candidates, data, job.folder, notes)
 
 
@@ -186,7 +186,7 @@ def retrain_first_sound(
         summary = _stored_summary(where)
         last = index == len(candidates) - 1
         if summary is None:
-            summary = _retrain(candidate, data, where, keep=last)
+            summary = _retrain(candidate, data, where, keep=last, skipped=skipped)
         if "test" in summary:
             _note_collapses(notes, skipped, summary)
             return {**summary, "skipped": skipped}
@@ -194,8 +194,11 @@ def retrain_first_sound(
     raise AssertionError("the last candidate is always kept")  # pragma: no cover
 
 
-def _retrain(candidate: Candidate, data: Data, folder: Path | None, *, keep: bool) -> dict[str, Any]:
-    """One retrain: the summary with the test metrics, or only why it collapsed (unless ``keep``)."""
+def _retrain(
+    candidate: Candidate, data: Data, folder: Path | None, *, keep: bool, skipped: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """One retrain: the summary with the test metrics (and the retrains ``skipped`` before it),
+    or only why it collapsed (unless ``keep``)."""
     experiment = candidate.experiment
     callbacks: list[Callback] = []
     if folder is not None:
@@ -210,12 +213,13 @@ def _retrain(candidate: Candidate, data: Data, folder: Path | None, *, keep: boo
         "train_samples": len(data.x_train),
         "stop_reason": result.stop_reason,
         "final": result.final,
-        "collapsed": collapsed(result, candidate.first_train_loss),
+        "collapsed": collapsed(result, candidate.train_loss_bar),
         "wall_time_s": result.seconds,
         "run_dir": None if folder is None else str(folder),
     }
     if summary["collapsed"] is None or keep:
         summary["test"] = evaluate_test(model, data, experiment)
+        summary["skipped"] = list(skipped)
         if folder is not None:
             _save_weights(model.state_dict(), folder / "model.pt")
     if folder is not None:
@@ -223,17 +227,17 @@ def _retrain(candidate: Candidate, data: Data, folder: Path | None, *, keep: boo
     return summary
 
 
-def collapsed(result: FitResult, first_train_loss: float | None) -> str | None:
+def collapsed(result: FitResult, train_loss_bar: float | None) -> str | None:
     """Why a retrain is not sound, or ``None``: its training loss ended non-finite, or above the
-    loss its trial had after one epoch (more data should only help: at the edge of stability a
-    configuration that trained well once can diverge or die on another run)."""
+    highest its trial had in the second half of its epochs (more data should only help: at the
+    edge of stability a configuration that trained well once can diverge or die on another run)."""
     loss = result.final.get("train_loss")
     if loss is None or not math.isfinite(loss):
         return f"no finite training loss ({result.stop_reason})"
-    if first_train_loss is not None and loss > first_train_loss:
+    if train_loss_bar is not None and loss > train_loss_bar:
         return (
             f"training loss {loss:.4g} after {len(result.history)} epochs, above the "
-            f"{first_train_loss:.4g} its trial had after one"
+            f"{train_loss_bar:.4g} its trial had at worst in its second half"
         )
     return None
 

@@ -88,7 +88,7 @@ class FoldResult:
     epochs: int
     stop_reason: str
     pruned: bool
-    first_train_loss: float | None = None
+    train_loss_bar: float | None = None  # the highest training loss of its second half of epochs
 
 
 class Objective:
@@ -181,9 +181,10 @@ class Objective:
                 monitor.update(row[self.monitor], int(row["epoch"]))
         worst = math.inf if monitor.mode == "min" else -math.inf
         value = worst if monitor.best is None else monitor.best
-        first = result.history[0].get("train_loss") if result.history else None
+        second_half = [row.get("train_loss", math.nan) for row in result.history[len(result.history) // 2 :]]
+        bar = max(second_half) if second_half else None
         return FoldResult(
-            folder, value, monitor.best_epoch or 0, len(result.history), result.stop_reason, pruned, first
+            folder, value, monitor.best_epoch or 0, len(result.history), result.stop_reason, pruned, bar
         )
 
     def finish(self, trial: optuna.Trial, results: list[FoldResult]) -> float:
@@ -192,9 +193,9 @@ class Objective:
         trial.set_user_attr("epochs", sum(result.epochs for result in results))
         trial.set_user_attr("best_epoch", round(statistics.fmean(r.best_epoch for r in results)))
         trial.set_user_attr("stop_reason", results[-1].stop_reason)
-        first = [r.first_train_loss for r in results if r.first_train_loss is not None]
-        if first and all(math.isfinite(loss) for loss in first):
-            trial.set_user_attr("first_train_loss", statistics.fmean(first))  # the final retrain's bar
+        bars = [r.train_loss_bar for r in results if r.train_loss_bar is not None]
+        if bars and all(math.isfinite(loss) for loss in bars):  # the final retrain's bar
+            trial.set_user_attr("train_loss_bar", statistics.fmean(bars))
         if self.cv:
             trial.set_user_attr("cv_values", values)  # the folds done (all but pruned trials)
             finite = [value for value in values if math.isfinite(value)]
