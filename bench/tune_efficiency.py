@@ -74,14 +74,7 @@ from lrlab.config import Experiment
 from lrlab.data import Data
 from lrlab.train.run import load_data
 from lrlab.tune import TuneConfig, tune
-from lrlab.tune.export import (
-    FINAL_CANDIDATES,
-    Candidate,
-    final_experiment,
-    merged_data,
-    ranked_trials,
-    retrain_first_sound,
-)
+from lrlab.tune.export import final_candidates, merged_data, retrain_first_sound
 from lrlab.tune.objective import Objective
 from lrlab.tune.presets import load_tune_preset
 from lrlab.tune.space import build_space
@@ -192,13 +185,12 @@ def final_test(experiment: Experiment, study: optuna.Study) -> float:
     """The test accuracy of the study's choice retrained on train + validation, as ``lrlab tune
     --final`` retrains lrlab's (the same data, epochs, evaluation and move to the next best trial
     when a retrain collapses)."""
-    candidates = []
-    for trial in ranked_trials(study)[:FINAL_CANDIDATES]:
+
+    def trained(trial: optuna.trial.FrozenTrial) -> Experiment:
         optimizer = experiment.optimizer.model_copy(update=trial.params)
-        trained = experiment.model_copy(update={"optimizer": optimizer})
-        chosen = final_experiment(trained, trial.user_attrs["best_epoch"])
-        candidates.append(Candidate(trial.number, chosen, trial.user_attrs["train_loss_bar"]))
-    summary = retrain_first_sound(candidates, merged_data(experiment), None, [])
+        return experiment.model_copy(update={"optimizer": optimizer})
+
+    summary = retrain_first_sound(final_candidates(study, trained), merged_data(experiment), None, [])
     return float(summary["test"]["test_acc"])
 
 

@@ -18,9 +18,9 @@ from lrlab.tune import export
 from lrlab.tune.export import (
     Candidate,
     collapsed,
+    final_candidates,
     final_experiment,
     merged_data,
-    ranked_trials,
     retrain_first_sound,
 )
 from lrlab.tune.report import _best_section
@@ -99,13 +99,20 @@ def test_no_candidate_is_a_clear_error(experiment: Experiment) -> None:
         retrain_first_sound([], merged_data(experiment), None, [])
 
 
-@pytest.mark.parametrize(("direction", "order"), [("maximize", [1, 2, 0]), ("minimize", [0, 2, 1])])
-def test_ranked_trials_are_the_complete_ones_best_first(direction: str, order: list[int]) -> None:
+@pytest.mark.parametrize(("direction", "order"), [("maximize", [1, 3, 2]), ("minimize", [0, 2, 3])])
+def test_final_candidates_are_the_best_three_complete_trials_best_first(
+    experiment: Experiment, direction: str, order: list[int]
+) -> None:
     study = optuna.create_study(direction=direction)
-    for value in (0.1, 0.9, 0.5):
-        study.add_trial(optuna.trial.create_trial(params={}, distributions={}, value=value))
+    for value in (0.1, 0.9, 0.5, 0.7):
+        attrs = {"best_epoch": 1, "train_loss_bar": value / 10}
+        study.add_trial(optuna.trial.create_trial(params={}, distributions={}, value=value, user_attrs=attrs))
     study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.PRUNED))
-    assert [trial.number for trial in ranked_trials(study)] == order
+    candidates = final_candidates(study, lambda trial: experiment)
+    assert [candidate.number for candidate in candidates] == order
+    values = {0: 0.1, 1: 0.9, 2: 0.5, 3: 0.7}
+    assert [candidate.train_loss_bar for candidate in candidates] == [values[n] / 10 for n in order]
+    assert all(candidate.experiment == experiment for candidate in candidates)
 
 
 def test_the_report_says_which_retrains_collapsed(tmp_path: Path) -> None:

@@ -71,7 +71,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--reference-batch-size", type=int, metavar="N", help="the LR's batch size")
     group.add_argument("--heartbeat", type=int, default=10, metavar="S", help="seconds between heartbeats")
     group.add_argument(
-        "--final", action="store_true", help="retrain the best on train + validation, test once"
+        "--final",
+        action="store_true",
+        help="retrain the best on train + validation (the next best if it collapses), test once",
     )
     group.add_argument("--name", metavar="NAME", help="experiment name (default: the file's stem)")
     group.add_argument("--out", default="runs", metavar="DIR", help="parent of the study (default: runs)")

@@ -25,7 +25,7 @@ import math
 import os
 import tempfile
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -141,7 +141,7 @@ FINAL_CANDIDATES = 3  # the best trials the final retrain tries in turn while on
 @dataclass(frozen=True)
 class Candidate:
     """A trial the final retrain may train: its number, its experiment as the retrain runs it
-    (:func:`final_experiment`) and the highest training loss of the second half of its epochs in the study."""
+    (:func:`final_experiment`) and the highest training loss of its second half in the study."""
 
     number: int
     experiment: Experiment
@@ -153,20 +153,28 @@ def final_retrain(job: Job, space: SearchSpace, study: optuna.Study, notes: list
     that retrain collapses, the next best trial's (:func:`retrain_first_sound`)."""
     data = merged_data(space.base)
     scaling = job.config.scaling(space.base)
-    candidates = []
-    for trial in ranked_trials(study)[:FINAL_CANDIDATES]:
+
+    def trained(trial: FrozenTrial) -> Experiment:
         fixed = optuna.trial.FixedTrial(trial.params)
-        sampled = space.sample(fixed, train_size=len(data.x_train), scaling=scaling)
-        experiment = final_experiment(sampled, trial.user_attrs.get("best_epoch"))
-        candidates.append(Candidate(trial.number, experiment, trial.user_attrs.get("train_loss_bar")))
-    return retrain_first_sound(candidates, data, job.folder, notes)
+        return space.sample(fixed, train_size=len(data.x_train), scaling=scaling)
+
+    return retrain_first_sound(final_candidates(study, trained), data, job.folder, notes)
 
 
-def ranked_trials(study: optuna.Study) -> list[FrozenTrial]:
-    """The complete trials, best first."""
+def final_candidates(study: optuna.Study, trained: Callable[[FrozenTrial], Experiment]) -> list[Candidate]:
+    """The best :data:`FINAL_CANDIDATES` complete trials of ``study``, best first, each with the
+    experiment ``trained(trial)`` as the final retrain runs it."""
     complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
     maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
-    return sorted(complete, key=lambda trial: float(trial.value), reverse=maximize)  # type: ignore[arg-type]
+    ranked = sorted(complete, key=lambda trial: float(trial.value), reverse=maximize)  # type: ignore[arg-type]
+    return [
+        Candidate(
+            trial.number,
+            final_experiment(trained(trial), trial.user_attrs.get("best_epoch")),
+            trial.user_attrs.get("train_loss_bar"),
+        )
+        for trial in ranked[:FINAL_CANDIDATES]
+    ]
 
 
 def retrain_first_sound(

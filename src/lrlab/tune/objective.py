@@ -88,7 +88,7 @@ class FoldResult:
     epochs: int
     stop_reason: str
     pruned: bool
-    train_loss_bar: float | None = None  # the highest training loss of its second half of epochs
+    train_loss_bar: float | None = None  # the highest finite training loss of its second half
 
 
 class Objective:
@@ -182,7 +182,7 @@ class Objective:
         worst = math.inf if monitor.mode == "min" else -math.inf
         value = worst if monitor.best is None else monitor.best
         second_half = [row.get("train_loss", math.nan) for row in result.history[len(result.history) // 2 :]]
-        bar = max(second_half) if second_half else None
+        bar = max((loss for loss in second_half if math.isfinite(loss)), default=None)
         return FoldResult(
             folder, value, monitor.best_epoch or 0, len(result.history), result.stop_reason, pruned, bar
         )
@@ -194,7 +194,7 @@ class Objective:
         trial.set_user_attr("best_epoch", round(statistics.fmean(r.best_epoch for r in results)))
         trial.set_user_attr("stop_reason", results[-1].stop_reason)
         bars = [r.train_loss_bar for r in results if r.train_loss_bar is not None]
-        if bars and all(math.isfinite(loss) for loss in bars):  # the final retrain's bar
+        if bars:  # the bar the final retrain's training loss must end below
             trial.set_user_attr("train_loss_bar", statistics.fmean(bars))
         if self.cv:
             trial.set_user_attr("cv_values", values)  # the folds done (all but pruned trials)
