@@ -163,7 +163,7 @@ def run_plain(
         fold = trainer.fit_one(trial_experiment, data, out / f"{trial.number:04d}", trial, offset=0)
         used += fold.epochs
         trial.set_user_attr("best_epoch", fold.best_epoch)
-        trial.set_user_attr("train_loss_bar", fold.train_loss_bar)
+        trial.set_user_attr("retrain_bar", fold.retrain_bar)
         if fold.pruned:
             raise optuna.TrialPruned()
         return max(fold.value, 0.0)  # no finite val_acc: a diverged trial

@@ -152,7 +152,10 @@ def test_final_retrain_uses_train_and_validation_and_tests_once(tmp_path: Path) 
     assert folder.name == f"final-trial{result.best.number}"
     assert result.final["train_samples"] == 1437 and set(result.final["test"]) == {"test_loss", "test_acc"}
     assert result.final["collapsed"] is None and result.final["skipped"] == []
-    assert 0 < result.best.user_attrs["train_loss_bar"] < 2.5  # the bar a sound retrain ends below
+    trial = metrics(result.directory / result.best.user_attrs["run_dir"])
+    second_half = [float(row["val_acc"]) for row in trial[len(trial) // 2 :]]
+    bar = result.best.user_attrs["retrain_bar"]  # the worst val_acc of the trial's second half
+    assert bar == pytest.approx(min(second_half)) and result.final["final"]["val_acc"] >= bar
     state = torch.load(folder / "model.pt", weights_only=True)
     assert all(isinstance(value, torch.Tensor) for value in state.values())
     assert len(metrics(folder)) == 4

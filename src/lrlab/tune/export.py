@@ -10,9 +10,11 @@ held out to watch), then evaluates the test split once. ``final-trial<n>/`` hold
 metrics; running the command again reuses it.
 
 A configuration at the edge of stability can collapse on the retrain (a different data order
-and size): when its training loss ends non-finite or above the highest its trial had in the
-second half of its epochs, the retrain moves on to the next best trial, up to
-:data:`FINAL_CANDIDATES`, and says so (the test split is still evaluated once, for the model kept).
+and size), or start late and end short of its trial: when its training loss ends non-finite, or
+its monitored metric, measured on the data it trained on, ends worse than the worst its trial had
+on held-out data in the second half of its epochs (:func:`collapsed`), the retrain moves on to
+the next best trial, up to :data:`FINAL_CANDIDATES`, and says so (the test split is still
+evaluated once, for the model kept).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from lrlab.data.dataset import normalize
 from lrlab.errors import LrlabError
 from lrlab.train import Callback, FitResult, evaluate, fit
 from lrlab.train.logging import MetricsCsv, write_text_atomic
+from lrlab.train.monitor import resolve_mode
 from lrlab.train.run import build_model_and_optimizer, fit_config
 from lrlab.tune.space import SearchSpace
 from lrlab.tune.storage import open_storage, shown_url
@@ -141,11 +144,12 @@ FINAL_CANDIDATES = 3  # the best trials the final retrain tries in turn while on
 @dataclass(frozen=True)
 class Candidate:
     """A trial the final retrain may train: its number, its experiment as the retrain runs it
-    (:func:`final_experiment`) and the highest training loss of its second half in the study."""
+    (:func:`final_experiment`) and the worst monitored value of its second half in the study
+    (held-out data), which the retrain must reach on its own training data."""
 
     number: int
     experiment: Experiment
-    train_loss_bar: float | None = None
+    retrain_bar: float | None = None
 
 
 def final_retrain(job: Job, space: SearchSpace, study: optuna.Study, notes: list[str]) -> dict[str, Any]:
@@ -171,7 +175,7 @@ def final_candidates(study: optuna.Study, trained: Callable[[FrozenTrial], Exper
         Candidate(
             trial.number,
             final_experiment(trained(trial), trial.user_attrs.get("best_epoch")),
-            trial.user_attrs.get("train_loss_bar"),
+            trial.user_attrs.get("retrain_bar"),
         )
         for trial in ranked[:FINAL_CANDIDATES]
     ]
@@ -221,7 +225,7 @@ def _retrain(
         "train_samples": len(data.x_train),
         "stop_reason": result.stop_reason,
         "final": result.final,
-        "collapsed": collapsed(result, candidate.train_loss_bar),
+        "collapsed": collapsed(result, candidate),
         "wall_time_s": result.seconds,
         "run_dir": None if folder is None else str(folder),
     }
@@ -235,19 +239,29 @@ def _retrain(
     return summary
 
 
-def collapsed(result: FitResult, train_loss_bar: float | None) -> str | None:
-    """Why a retrain is not sound, or ``None``: its training loss ended non-finite, or above the
-    highest its trial had in the second half of its epochs (more data should only help: at the
-    edge of stability a configuration that trained well once can diverge or die on another run)."""
+def collapsed(result: FitResult, candidate: Candidate) -> str | None:
+    """Why the retrain of ``candidate`` is not sound, or ``None``: its training loss ended
+    non-finite, or its monitored metric on the data it trained on ended worse than the
+    candidate's ``retrain_bar``, the worst its trial had on held-out data in the second half of
+    its epochs (trained on more data and measured on data it has seen, a sound retrain ends at
+    least there; at the edge of stability a configuration that trained well once can diverge,
+    die or start late on another run)."""
     loss = result.final.get("train_loss")
     if loss is None or not math.isfinite(loss):
         return f"no finite training loss ({result.stop_reason})"
-    if train_loss_bar is not None and loss > train_loss_bar:
-        return (
-            f"training loss {loss:.4g} after {len(result.history)} epochs, above the "
-            f"{train_loss_bar:.4g} its trial had at worst in its second half"
-        )
-    return None
+    bar = candidate.retrain_bar
+    stopping = candidate.experiment.early_stopping
+    value = result.final.get(stopping.monitor)
+    if bar is None or value is None:
+        return None
+    maximize = resolve_mode(stopping.monitor, stopping.mode) == "max"
+    if math.isfinite(value) and (value >= bar if maximize else value <= bar):
+        return None
+    return (
+        f"{stopping.monitor} {value:.4g} on its own training data after {len(result.history)} epochs, "
+        f"{'below' if maximize else 'above'} the {bar:.4g} its trial had at worst on held-out data "
+        "in its second half"
+    )
 
 
 def _note_collapses(notes: list[str], skipped: list[dict[str, Any]], kept: dict[str, Any]) -> None:

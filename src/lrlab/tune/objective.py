@@ -88,7 +88,7 @@ class FoldResult:
     epochs: int
     stop_reason: str
     pruned: bool
-    train_loss_bar: float | None = None  # the highest finite training loss of its second half
+    retrain_bar: float | None = None  # the worst finite monitored value of its second half
 
 
 class Objective:
@@ -181,8 +181,9 @@ class Objective:
                 monitor.update(row[self.monitor], int(row["epoch"]))
         worst = math.inf if monitor.mode == "min" else -math.inf
         value = worst if monitor.best is None else monitor.best
-        second_half = [row.get("train_loss", math.nan) for row in result.history[len(result.history) // 2 :]]
-        bar = max((loss for loss in second_half if math.isfinite(loss)), default=None)
+        second_half = [row.get(self.monitor, math.nan) for row in result.history[len(result.history) // 2 :]]
+        finite = [value for value in second_half if math.isfinite(value)]
+        bar = (min if monitor.mode == "max" else max)(finite) if finite else None
         return FoldResult(
             folder, value, monitor.best_epoch or 0, len(result.history), result.stop_reason, pruned, bar
         )
@@ -193,9 +194,9 @@ class Objective:
         trial.set_user_attr("epochs", sum(result.epochs for result in results))
         trial.set_user_attr("best_epoch", round(statistics.fmean(r.best_epoch for r in results)))
         trial.set_user_attr("stop_reason", results[-1].stop_reason)
-        bars = [r.train_loss_bar for r in results if r.train_loss_bar is not None]
-        if bars:  # the bar the final retrain's training loss must end below
-            trial.set_user_attr("train_loss_bar", statistics.fmean(bars))
+        bars = [r.retrain_bar for r in results if r.retrain_bar is not None]
+        if bars:  # what the final retrain must reach on its own training data
+            trial.set_user_attr("retrain_bar", statistics.fmean(bars))
         if self.cv:
             trial.set_user_attr("cv_values", values)  # the folds done (all but pruned trials)
             finite = [value for value in values if math.isfinite(value)]
