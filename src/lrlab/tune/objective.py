@@ -182,7 +182,7 @@ class Objective:
         worst = math.inf if monitor.mode == "min" else -math.inf
         value = worst if monitor.best is None else monitor.best
         second_half = [row.get(self.monitor, math.nan) for row in result.history[len(result.history) // 2 :]]
-        finite = [value for value in second_half if math.isfinite(value)]
+        finite = [reading for reading in second_half if math.isfinite(reading)]
         bar = (min if monitor.mode == "max" else max)(finite) if finite else None
         return FoldResult(
             folder, value, monitor.best_epoch or 0, len(result.history), result.stop_reason, pruned, bar
