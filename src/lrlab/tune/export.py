@@ -40,10 +40,10 @@ from lrlab.config import Experiment, to_toml, validate
 from lrlab.data import Data, load_dataset
 from lrlab.data.dataset import normalize
 from lrlab.errors import LrlabError
-from lrlab.train import Callback, FitResult, evaluate, fit
+from lrlab.train import Callback, FitResult, evaluate
 from lrlab.train.logging import MetricsCsv, write_text_atomic
 from lrlab.train.monitor import resolve_mode
-from lrlab.train.run import build_model_and_optimizer, fit_config
+from lrlab.tune.objective import fit_experiment
 from lrlab.tune.space import SearchSpace
 from lrlab.tune.storage import open_storage, shown_url
 from lrlab.tune.study import TuneResult
@@ -201,7 +201,7 @@ def retrain_first_sound(
             summary = _retrain(candidate, data, where, keep=last, skipped=skipped)
         if "test" in summary:
             _note_collapses(notes, skipped, summary)
-            return {**summary, "skipped": skipped}
+            return summary
         skipped.append({"trial": candidate.number, "collapsed": summary["collapsed"]})
     raise AssertionError("the last candidate is always kept")  # pragma: no cover
 
@@ -281,27 +281,6 @@ def _stored_summary(folder: Path | None) -> dict[str, Any] | None:
     if folder is None or not (folder / "summary.json").exists():
         return None
     return dict(json.loads((folder / "summary.json").read_text(encoding="utf-8")))
-
-
-def fit_experiment(
-    experiment: Experiment,
-    data: Data,
-    *,
-    callbacks: Sequence[Callback] = (),
-    run_dir: Path | None = None,
-) -> tuple[torch.nn.Module, FitResult]:
-    """Train ``experiment`` on ``data``: the model and the fit."""
-    model, optimizer, _ = build_model_and_optimizer(experiment, data)
-    result = fit(
-        model,
-        data,
-        optimizer,
-        experiment.schedule,
-        config=fit_config(experiment),
-        callbacks=list(callbacks),
-        run_dir=run_dir,
-    )
-    return model, result
 
 
 def evaluate_test(model: torch.nn.Module, data: Data, experiment: Experiment) -> dict[str, float]:

@@ -23,7 +23,7 @@ import math
 import os
 import socket
 import statistics
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -144,18 +144,9 @@ class Objective:
         record = {"experiment": experiment.model_dump(mode="json"), "trial": trial.number}
         record["data"] = {"train": len(data.x_train), "val": 0 if data.x_val is None else len(data.x_val)}
         write_text_atomic(folder / CONFIG, json.dumps(record, indent=2) + "\n")
-        model, optimizer, _ = build_model_and_optimizer(experiment, data)
         reporter = TrialReporter(trial, self.monitor, offset, last=last)
         callbacks = [c for c in build_callbacks(experiment, folder) if not isinstance(c, Checkpoint)]
-        result = fit(
-            model,
-            data,
-            optimizer,
-            experiment.schedule,
-            config=fit_config(experiment),
-            callbacks=[*callbacks, reporter],
-            run_dir=folder,
-        )
+        _, result = fit_experiment(experiment, data, callbacks=[*callbacks, reporter], run_dir=folder)
         fold = self._result(experiment, result, folder, pruned=reporter.pruned)
         summary = {
             "status": "pruned" if fold.pruned else "finished",
@@ -205,6 +196,27 @@ class Objective:
         if results[-1].pruned:
             raise optuna.TrialPruned(results[-1].stop_reason)
         return statistics.fmean(values)
+
+
+def fit_experiment(
+    experiment: Experiment,
+    data: Data,
+    *,
+    callbacks: Sequence[Callback] = (),
+    run_dir: Path | None = None,
+) -> tuple[torch.nn.Module, FitResult]:
+    """Train ``experiment`` on ``data``: the model and the fit."""
+    model, optimizer, _ = build_model_and_optimizer(experiment, data)
+    result = fit(
+        model,
+        data,
+        optimizer,
+        experiment.schedule,
+        config=fit_config(experiment),
+        callbacks=list(callbacks),
+        run_dir=run_dir,
+    )
+    return model, result
 
 
 def claim_directory(parent: Path, number: int) -> Path:
