@@ -72,7 +72,7 @@ import torch
 import lrlab
 from lrlab.config import Experiment
 from lrlab.data import Data
-from lrlab.train.run import load_data
+from lrlab.train.setup import load_data
 from lrlab.tune import TuneConfig, tune
 from lrlab.tune.export import final_candidates, merged_data, retrain_first_sound
 from lrlab.tune.objective import Objective

@@ -17,11 +17,15 @@ if TYPE_CHECKING:
 
 def finished_runs(specs: Iterable[RunSpec], directory: Path) -> dict[Path, dict[str, Any]]:
     """The summaries of finished runs by folder; refuse folders that hold other settings."""
+    from lrlab.train.run import recorded_sources
+    from lrlab.train.setup import plugin_sources
+
     done: dict[Path, dict[str, Any]] = {}
     for spec in specs:
         folder = directory / spec.folder
         _check_settings(folder, spec.experiment)
-        if (folder / "summary.json").is_file():
+        stale = recorded_sources(folder) not in (None, plugin_sources(spec.experiment))
+        if (folder / "summary.json").is_file() and not stale:  # a stale run trains again
             done[spec.folder] = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
     return done
 
@@ -45,60 +49,52 @@ def _check_settings(folder: Path, experiment: Experiment) -> None:
 
 
 def _differences(old: object, new: object, path: str) -> Iterator[str]:
-    """Paths where ``old`` and ``new`` differ, as ``key: old → new`` (``task.data_dir`` ignored)."""
+    """Paths where ``old`` and ``new`` differ, as ``key: old → new`` (where data and plug-ins are
+    found is ignored)."""
     if isinstance(old, Mapping) and isinstance(new, Mapping):
         for key in sorted(set(old) | set(new)):
-            if f"{path}{key}" != "task.data_dir":
+            if f"{path}{key}" not in ("task.data_dir", "task.plugin_dir"):
                 yield from _differences(old.get(key), new.get(key), f"{path}{key}.")
     elif old != new:
         yield f"{path.rstrip('.')}: {old!r} → {new!r}"
 
 
 def check_runs_can_start(specs: Sequence[RunSpec]) -> None:
-    """Load each distinct dataset once (downloading it when it can, as ``train`` would) and build
-    each distinct model and optimizer, so that bad input fails before any training."""
-    from lrlab.data import load_dataset
+    """Load each distinct task once (downloading a dataset when it can, calling a task plug-in,
+    as ``train`` would) and build each distinct model and optimizer, so that bad input fails
+    before any training."""
+    from lrlab.train.setup import load_task
 
-    shapes: dict[tuple[str, str | None], tuple[tuple[int, ...], int]] = {}
+    tasks: dict[str, Any] = {}
     checked: set[str] = set()
     for spec in specs:
-        task = spec.experiment.task
-        key = (task.dataset, task.data_dir)
-        if key not in shapes:
-            seed = spec.experiment.train.seed
-            data = load_dataset(
-                task.dataset, data_dir=task.data_dir, val_fraction=task.val_fraction, seed=seed
-            )
-            shapes[key] = (tuple(data.input_shape), data.output_size)
         experiment = spec.experiment
+        key = json.dumps([experiment.task.model_dump(exclude={"model"}), _plugin_inputs(experiment)])
+        if key not in tasks:
+            try:
+                tasks[key] = load_task(experiment)
+            except LrlabError as error:
+                raise LrlabError(f"variant {spec.variant!r}: {error}") from None
         setup = json.dumps(
-            [key, task.model, experiment.finetune.model_dump(), experiment.optimizer.model_dump()],
+            [key, experiment.task.model, experiment.finetune.model_dump(), experiment.optimizer.model_dump()],
             sort_keys=True,
         )
         if setup not in checked:
             checked.add(setup)
-            _check_setup(spec, *shapes[key])
+            _check_setup(spec, tasks[key])
 
 
-def _check_setup(spec: RunSpec, input_shape: tuple[int, ...], outputs: int) -> None:
+def _plugin_inputs(experiment: Experiment) -> list[int] | None:
+    """What a task plug-in is called with besides its options."""
+    train = experiment.train
+    return [train.batch_size, train.seed] if experiment.task.plugin else None
+
+
+def _check_setup(spec: RunSpec, task: Any) -> None:
     """Build the run's model (with its fine-tuning) and optimizer as ``train`` will."""
-    from lrlab.models import build_model
-    from lrlab.optim import build_optimizer
-    from lrlab.train.run import freeze, load_weights
+    from lrlab.train.setup import build_model_and_optimizer
 
-    task, finetune, optimizer = spec.experiment.task, spec.experiment.finetune, spec.experiment.optimizer
     try:
-        model = build_model(task.model, input_shape, outputs)
-        if finetune.init_from is not None:
-            load_weights(model, Path(finetune.init_from).expanduser())
-        frozen = freeze(model, finetune.freeze)
-        params = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
-        build_optimizer(
-            params if frozen else model,
-            optimizer.name,
-            optimizer.lr,
-            decay_norm_and_bias=optimizer.decay_norm_and_bias,
-            lr_multipliers=optimizer.lr_multipliers,
-        )
+        build_model_and_optimizer(spec.experiment, task)
     except (LrlabError, RuntimeError) as error:  # torch says "size mismatch" etc. as RuntimeError
         raise LrlabError(f"variant {spec.variant!r}: {error}") from None

@@ -77,13 +77,42 @@ def _known(value: str, kind: str, names: Collection[str]) -> str:
 
 
 class Task(Section):
-    """``[task]``: what is learned. ``dataset`` and ``model`` are specs or ``pkg.module:function``."""
+    """``[task]``: what is learned. ``dataset`` and ``model`` are specs or
+    ``pkg.module:function(key=value)`` plug-ins. ``plugin`` names a function that returns a whole
+    :class:`lrlab.Task` (model factory, batches, optional loss and evaluation) instead; it takes
+    its options, and ``batch_size=`` and ``seed=`` from ``[train]`` when it declares them.
+    ``plugin_dir``: where plug-in modules are imported from besides the working directory
+    (default: the experiment file's folder)."""
 
     dataset: str = "digits"
     model: str = "mlp"
     data_dir: str | None = None
     val_fraction: float = Field(default=0.1, ge=0, lt=1)
     augment: str | None = None
+    plugin: str | None = None
+    plugin_dir: str | None = None
+
+    @field_validator("plugin")
+    @classmethod
+    def _plugin(cls, value: str | None) -> str | None:
+        from lrlab.plugins import parse_plugin
+
+        if value is not None:
+            parse_plugin(value, "task.plugin")
+        return value
+
+    @model_validator(mode="after")
+    def _plugin_makes_the_data(self) -> Task:
+        if self.plugin is None:
+            return self
+        defaults = Task()
+        for key in ("dataset", "model", "val_fraction", "augment"):
+            if getattr(self, key) != getattr(defaults, key):
+                raise LrlabError(
+                    f"task.{key} does not apply with task.plugin: the plug-in {self.plugin!r} makes "
+                    f"the data and the model; remove task.{key} (or pass its value to the plug-in)."
+                )
+        return self
 
     @field_validator("dataset")
     @classmethod
@@ -334,10 +363,29 @@ def load_experiment(path: str | Path) -> Experiment:
         raise LrlabError(f"{file}: not valid TOML: {error}.") from None
     if "name" not in data:
         data["name"] = re.sub(r"[^A-Za-z0-9._-]+", "-", file.stem).strip("-.")[:100] or "default"
+    _locate_plugins(data, file)
     try:
         return validate(data)
     except LrlabError as error:
         raise LrlabError(f"{file}: {error}") from None
+
+
+def _locate_plugins(data: dict[str, Any], file: Path) -> None:
+    """Plug-ins of a file are imported from its folder: ``task.plugin_dir`` defaults to it and a
+    relative one is relative to it (only when the file names a plug-in)."""
+    from lrlab.plugins import is_plugin
+
+    task = data.get("task")
+    tables = [task, *(v.get("task") for v in data.get("variant", []) if isinstance(v, Mapping))]
+    specs = [
+        t.get(key) for t in tables if isinstance(t, Mapping) for key in ("plugin", "model", "dataset")
+    ]
+    if not any(isinstance(spec, str) and is_plugin(spec) for spec in specs):
+        return
+    task = data.setdefault("task", {})
+    folder = task.get("plugin_dir", ".") if isinstance(task, dict) else None
+    if isinstance(folder, str):  # else validation names the bad value
+        task["plugin_dir"] = str((file.parent / Path(folder).expanduser()).resolve())
 
 
 def apply_overrides(experiment: Experiment, **values: object) -> Experiment:

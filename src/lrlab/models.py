@@ -2,7 +2,8 @@
 
 ``build_model(spec, input_shape, num_outputs)`` where ``spec`` is ``lenet``, ``cifar-cnn``,
 ``mlp(widths=[256, 128], dropout=0.2, batch_norm=true)``, ``linear``, or a plug-in
-``pkg.module:function`` called as ``function(input_shape=…, num_outputs=…)``.
+``pkg.module:function`` or ``pkg.module:function(width=32)``, called with its options and with
+``input_shape=…, num_outputs=…`` when it declares them.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import torch
 from torch import nn
 
 from lrlab.errors import LrlabError, invalid, unknown
-from lrlab.plugins import load_plugin
+from lrlab.plugins import call_plugin, is_plugin
 from lrlab.spec import Call, Chain, parse_expression
 
 Shape = tuple[int, ...]
@@ -104,8 +105,9 @@ def _fraction(param: str, value: float) -> float:
 
 def build_model(spec: str, input_shape: Shape, num_outputs: int) -> nn.Module:
     """Build the model ``spec`` names for inputs of ``input_shape`` and ``num_outputs`` outputs."""
-    if ":" in spec:
-        model = load_plugin(spec, "model plug-in")(input_shape=input_shape, num_outputs=num_outputs)
+    if is_plugin(spec):
+        given = {"input_shape": input_shape, "num_outputs": num_outputs}
+        model = call_plugin(spec, "model plug-in", given)
         if not isinstance(model, nn.Module):
             raise LrlabError(f"plug-in {spec!r} must return a torch.nn.Module, got {type(model).__name__}.")
         return model

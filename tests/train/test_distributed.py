@@ -165,8 +165,8 @@ def test_the_experiment_resolves_its_scaling_for_each_world(world_size: int) -> 
     experiment = apply_overrides(
         Experiment(), batch_size=100, lr=0.05, epochs=10, lr_scaling="linear", scaling_warmup_epochs=2.0
     )
-    scaled = lr_scaling(experiment, World(0, world_size), train_size=1000)
     steps_per_epoch = math.ceil(1000 / (100 * world_size))
+    scaled = lr_scaling(experiment, World(0, world_size), steps_per_epoch)
     assert scaled.lr == pytest.approx(0.05 * world_size)
     assert scaled.warmup_steps == (2 * steps_per_epoch if world_size > 1 else 0)
     names = {run_name(experiment, size) for size in (1, 2, 4, 8)}

@@ -154,11 +154,12 @@ def run(args: argparse.Namespace) -> int:
 
 def _range_test(args: argparse.Namespace, experiment: Experiment, world: World) -> int:
     from lrlab.finder import SweepConfig, range_test, recommend
-    from lrlab.train.run import build_model_and_optimizer, load_data
+    from lrlab.train.feed import steps_per_epoch
+    from lrlab.train.setup import build_model_and_optimizer, load_task
 
     if not world.main:
         args.quiet = True
-    data = load_data(experiment)
+    data = load_task(experiment)
     model, optimizer, _ = build_model_and_optimizer(experiment, data)
     train = experiment.train
     config = SweepConfig(
@@ -170,8 +171,9 @@ def _range_test(args: argparse.Namespace, experiment: Experiment, world: World) 
     _say(args, f"range test of {args.param}: {ladder.start:g} to {ladder.end:g} in {ladder.steps} steps")
     result = range_test(model, data, optimizer, args.param, sweep=ladder, config=config, repeats=args.repeats)
     confirmation = _confirm(args, experiment, data, result)
-    global_batch = train.batch_size * world.size
-    steps = train.epochs * (1 if train.interval == "epoch" else -(-len(data.x_train) // global_batch))
+    steps = train.epochs * (
+        1 if train.interval == "epoch" else steps_per_epoch(data, train.batch_size, world)
+    )
     recommendation = recommend(result, max(steps, 2), confirmation)
     if not world.main:
         return 0
@@ -207,12 +209,13 @@ def _sweep(args: argparse.Namespace, optimizer: Any) -> Any:
 def _confirm(args: argparse.Namespace, experiment: Experiment, data: Any, result: RangeTestResult) -> Any:
     if not args.confirm or result.suggested_lr is None:
         return None
+    from lrlab.data import Data
     from lrlab.finder import confirm
     from lrlab.finder.recommend import confirm_factors, factors_text
-    from lrlab.train.run import build_model_and_optimizer
+    from lrlab.train.setup import build_model_and_optimizer
     from lrlab.train.state import FitConfig
 
-    if data.x_val is None:
+    if isinstance(data, Data) and data.x_val is None:
         raise LrlabError("--confirm scores trainings on a validation split: set --val-fraction > 0.")
     train = experiment.train
     epochs = args.confirm_epochs or min(train.epochs, 3)

@@ -16,9 +16,10 @@ import torch
 from torch import nn
 
 from lrlab.data import Data
-from lrlab.errors import invalid
+from lrlab.errors import LrlabError, invalid
 from lrlab.finder.result import RangeTestResult
 from lrlab.schedules import cosine, one_cycle, warmup
+from lrlab.task import Task
 from lrlab.train.loop import fit
 from lrlab.train.state import FitConfig
 
@@ -76,7 +77,7 @@ def confirm_factors(trainings: int) -> list[float]:
 
 def confirm(
     build: Callable[[float], tuple[nn.Module, torch.optim.Optimizer]],
-    data: Data,
+    data: Data | Task,
     lr: float,
     *,
     trainings: int = 3,
@@ -97,25 +98,30 @@ def confirm(
     if not (math.isfinite(lr) and lr > 0):
         raise invalid("lr", "a finite number > 0", lr)
     config = config or FitConfig(epochs=1, quiet=True)
-    metric = "val_acc" if data.task == "classification" else "val_loss"
-    trials = []
+    trials, metric = [], "val_loss"
     for factor in confirm_factors(trainings):
         if cap is not None and lr * factor > cap * (1 + 1e-9) and factor > 1:
             continue
         model, optimizer = build(lr * factor)
         result = fit(model, data, optimizer, config=config)
+        if result.history and "val_loss" not in result.final:
+            raise LrlabError("confirm needs held-out data: the task gives no val_loss; give val batches.")
+        metric = "val_acc" if "val_acc" in result.final else metric
         value = result.final.get(metric, math.nan)
         trials.append(Trial(lr * factor, value, result.stop_reason))
     return Confirmation(metric, tuple(trials), _choose(trials, metric, _held_out_size(data)))
 
 
-def _held_out_size(data: Data) -> int:
+def _held_out_size(data: Data | Task) -> int | None:
+    """Held-out samples behind the accuracy (``None``: unknown, for a user's task)."""
+    if isinstance(data, Task):
+        return None
     return len(data.x_val) if data.x_val is not None else len(data.x_test)
 
 
-def _choose(trials: Sequence[Trial], metric: str, samples: int) -> float:
+def _choose(trials: Sequence[Trial], metric: str, samples: int | None) -> float:
     best = max(trials, key=lambda t: _rank(t.score, metric))
-    if metric != "val_acc" or not math.isfinite(best.score):
+    if metric != "val_acc" or not math.isfinite(best.score) or samples is None:
         return best.lr
     error = math.sqrt(best.score * (1 - best.score) / max(samples, 1))
     return min(t.lr for t in trials if math.isfinite(t.score) and t.score >= best.score - error)

@@ -20,7 +20,7 @@ import dataclasses
 import io
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from lrlab.errors import invalid
 from lrlab.finder.curve import Curve
 from lrlab.finder.suggest import METHODS, Suggestion, combine, edge, suggest_all
 from lrlab.finder.sweep import Param, Sweep, SweepConfig, Trace, check_param, default_sweep, run_sweep
+from lrlab.task import LossFn, Task, as_task
 
 STEPS_CSV = "steps.csv"
 SUMMARY_JSON = "summary.json"
@@ -126,9 +127,12 @@ def optimizer_momentum(optimizer: torch.optim.Optimizer) -> float:
 
 def find_lr(
     model: nn.Module,
-    data: Data,
+    data: Data | Task | Iterable[Any],
     optimizer: torch.optim.Optimizer,
     *,
+    loss_fn: LossFn | None = None,
+    steps_per_epoch: int | None = None,
+    val: Iterable[Any] | None = None,
     sweep: Sweep | None = None,
     config: SweepConfig | None = None,
     repeats: int = 1,
@@ -136,16 +140,20 @@ def find_lr(
     """The LR range test: sweep the LR of ``optimizer`` over ``sweep`` (default: by optimizer
     family, see :func:`~lrlab.finder.sweep.default_sweep`) while training ``model`` on ``data``.
 
-    ``repeats > 1`` runs that many sweeps with seeds ``seed, seed + 1, …``: the suggestion is
-    their median and its confidence counts their agreement. The model and optimizer are left
-    exactly as they were.
+    ``data`` is a :class:`~lrlab.data.Data` record, a :class:`~lrlab.task.Task`, or any iterable
+    of batches (a ``DataLoader`` …) with the ``loss_fn``, ``steps_per_epoch`` and ``val`` (read
+    with ``config.validation``) of :class:`~lrlab.task.Task`. ``repeats > 1`` runs that many
+    sweeps with seeds ``seed, seed + 1, …``: the suggestion is their median and its confidence
+    counts their agreement. The model's weights and buffers, the optimizer and the random
+    generators are left exactly as they were.
     """
-    return range_test(model, data, optimizer, "lr", sweep=sweep, config=config, repeats=repeats)
+    task = as_task(data, val=val, loss_fn=loss_fn, steps_per_epoch=steps_per_epoch)
+    return range_test(model, task, optimizer, "lr", sweep=sweep, config=config, repeats=repeats)
 
 
 def range_test(
     model: nn.Module,
-    data: Data,
+    data: Data | Task,
     optimizer: torch.optim.Optimizer,
     param: Param = "lr",
     *,
@@ -154,10 +162,13 @@ def range_test(
     repeats: int = 1,
 ) -> RangeTestResult:
     """A range test of ``param`` ("lr", "weight_decay" or "momentum"; the others at the
-    optimizer's current values). Tests of weight decay and momentum suggest the ``edge`` (the
-    largest value before the loss turns up, moved back for lag)."""
+    optimizer's current values) on a ``Data`` record or a :class:`~lrlab.task.Task`. Tests of
+    weight decay and momentum suggest the ``edge`` (the largest value before the loss turns up,
+    moved back for lag)."""
     if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
         raise invalid("repeats", "an integer >= 1", repeats)
+    if not isinstance(data, Data | Task):
+        raise invalid("data", "a Data record or a Task (find_lr also takes batches)", type(data).__name__)
     param = check_param(optimizer, param)
     config = config or SweepConfig()
     ladder = sweep or default_sweep(optimizer, param)

@@ -91,13 +91,14 @@ def find_descent(curve: Curve) -> Descent | str:
         )
     trend, start = curve.smooth, curve.skip
     bottom = start + int(np.argmin(trend[start:]))
-    if bottom <= start + 1:
+    needed = max(MIN_DROP, NOISE_DROPS * noise(curve.losses))
+    rise = float(np.max(trend[start:]) - trend[bottom])
+    if bottom <= start + 1 and rise >= needed:  # a flat curve's bottom is anywhere: noise, below
         return (
             f"no reliable suggestion: the loss rose from the first LRs ({curve.values[0]:.3g} on); "
             "lower the start of the range"
         )
     drop = float(trend[start] - trend[bottom])
-    needed = max(MIN_DROP, NOISE_DROPS * noise(curve.losses))
     if drop < needed:
         return (
             f"no reliable suggestion: the loss fell by {drop:.3g} (log) over the range, within its "

@@ -1,8 +1,9 @@
 """The range test's ladder and its run: train with a rising hyperparameter, record the loss,
 stop on divergence, and always put everything back.
 
-The run uses ``fit``'s pieces: the same in-memory :class:`~lrlab.data.Batches` (seeded the same
-way, augmentation off unless asked), the same loss, the same bf16 autocast on CUDA. It writes the
+The run uses ``fit``'s pieces: the same workload (:mod:`lrlab.train.feed`: a ``Data`` record's
+in-memory batches seeded the same way, augmentation off unless asked, or a user ``Task``'s own
+batches and loss), the same bf16 autocast on CUDA. It writes the
 ladder's value into every param group before each update (for the LR, each group keeps its ratio
 to the optimizer's base LR), so param groups with LR multipliers sweep together.
 
@@ -18,6 +19,7 @@ stops at the same step and makes the same suggestion, for the global batch.
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from collections.abc import Callable, Iterator
@@ -27,19 +29,13 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
-from lrlab.data import Batches, Data, parse_augment
+from lrlab.data import Data
 from lrlab.distributed import World, current, device_for
-from lrlab.errors import invalid
+from lrlab.errors import LrlabError, invalid
+from lrlab.task import Task
 from lrlab.train.checkpoint import rng_state, set_rng_state
-from lrlab.train.loop import (
-    as_target,
-    eval_split,
-    evaluate,
-    forward_function,
-    loss_function,
-    resolve_device,
-    training_module,
-)
+from lrlab.train.feed import Scores, Workload, bind
+from lrlab.train.loop import loss_function, resolve_device, training_module
 from lrlab.train.state import detached_copy
 
 Param = Literal["lr", "weight_decay", "momentum"]
@@ -211,15 +207,16 @@ def check_param(optimizer: torch.optim.Optimizer, param: str) -> Param:
 
 def run_sweep(
     model: nn.Module,
-    data: Data,
+    data: Data | Task,
     optimizer: torch.optim.Optimizer,
     sweep: Sweep,
     *,
     param: Param = "lr",
     config: SweepConfig | None = None,
 ) -> Trace:
-    """Train ``model`` for ``sweep.steps`` updates, the ``param`` of ``optimizer`` following the
-    ladder, and record the losses; restore every state afterwards, whatever happens.
+    """Train ``model`` for ``sweep.steps`` updates on ``data`` (a ``Data`` record or a
+    :class:`~lrlab.task.Task`), the ``param`` of ``optimizer`` following the ladder, and record
+    the losses; restore every state afterwards, whatever happens.
 
     The model is moved to the config's device (as ``fit`` does); its values come back exactly.
     """
@@ -230,7 +227,10 @@ def run_sweep(
     model.to(device)
     saved = _save(model, optimizer)
     try:
-        return _sweep(model, data, optimizer, sweep, param=param, config=config, device=device, world=world)
+        workload = bind(data, config, device, world)
+        return _sweep(
+            model, workload, optimizer, sweep, param=param, config=config, device=device, world=world
+        )
     finally:
         _restore(model, optimizer, saved)
 
@@ -260,27 +260,16 @@ def _restore(model: nn.Module, optimizer: torch.optim.Optimizer, saved: _Saved) 
     set_rng_state(saved.rng)
 
 
-Batch = tuple[Tensor, Tensor, float]
-
-
-def _batches(data: Data, config: SweepConfig, device: torch.device, world: World) -> Iterator[Batch]:
-    """``fit``'s batches with this process's loss weight, epoch after epoch, for as long as the
-    sweep needs them."""
-    augment = parse_augment(config.augment) if config.augment else None
-    x, y = data.x_train.to(device), data.y_train.to(device)
-    batches = Batches(
-        x, y, config.batch_size, seed=config.seed, augment=augment, rank=world.rank, world_size=world.size
-    )
-    epoch = 0
-    while True:
-        for number, (inputs, targets) in enumerate(batches.epoch(epoch)):
-            yield inputs, targets, batches.weight(number)
-        epoch += 1
+def _batches(workload: Workload) -> Iterator[tuple[Any, float]]:
+    """The workload's batches with this process's loss weight, epoch after epoch, for as long as
+    the sweep needs them."""
+    for epoch in itertools.count():
+        yield from workload.batches(epoch)
 
 
 def _sweep(
     model: nn.Module,
-    data: Data,
+    workload: Workload,
     optimizer: torch.optim.Optimizer,
     sweep: Sweep,
     *,
@@ -293,9 +282,10 @@ def _sweep(
     torch.manual_seed(config.seed)  # dropout draws the same masks as a fit with this seed would
     base = float(optimizer.defaults.get("lr", optimizer.param_groups[0]["lr"]))
     ratios = [float(group["lr"]) / base for group in optimizer.param_groups]
-    loss_of = _loss_function(training_module(model, device, world, compile=False), data, device, config.amp)
-    held_out = eval_split(data, device) if config.validation else None
-    batches, watch = _batches(data, config, device, world), Watch(config.beta, config.divergence)
+    network = training_module(model, device, world, compile=False)
+    loss_of = loss_function(workload.loss, network, device, config.amp)
+    held_out = _held_out(workload) if config.validation else None
+    batches, watch = _batches(workload), Watch(config.beta, config.divergence)
     values, losses, smoothed = [], [], []
     reason = f"finished {sweep.steps} steps"
     model.train()
@@ -303,7 +293,7 @@ def _sweep(
         set_param(optimizer, param, value, ratios)
         loss = world.mean(_update(model, optimizer, batches, loss_of=loss_of, config=config))
         if held_out is not None:
-            loss = evaluate(model, *held_out, data, config.eval_batch_size, world=world)["loss"]
+            loss = held_out(model)["loss"]
         average, problem = watch(loss)
         values.append(value)
         losses.append(loss)
@@ -314,33 +304,30 @@ def _sweep(
     return Trace(param, tuple(values), tuple(losses), tuple(smoothed), reason, time.perf_counter() - began)
 
 
-def _loss_function(
-    model: nn.Module, data: Data, device: torch.device, amp: bool
-) -> Callable[[Tensor, Tensor], Tensor]:
-    """``fit``'s loss of a batch: the same criterion, target shapes and autocast."""
-    criterion, forward = loss_function(data), forward_function(model, device, amp)
-
-    def loss_of(x: Tensor, y: Tensor) -> Tensor:
-        out: Tensor = criterion(as_target(forward(x).float(), y), y)
-        return out
-
-    return loss_of
+def _held_out(workload: Workload) -> Scores:
+    scores = workload.scores
+    if scores is None:
+        raise LrlabError(
+            "validation=True records the held-out loss, but the task has no held-out data; give "
+            "val batches (or an evaluate that returns 'loss'), or leave validation off."
+        )
+    return scores
 
 
 def _update(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
-    batches: Iterator[Batch],
+    batches: Iterator[tuple[Any, float]],
     *,
-    loss_of: Callable[[Tensor, Tensor], Tensor],
+    loss_of: Callable[[Any], Tensor],
     config: SweepConfig,
 ) -> float:
     """One optimizer update over ``accumulation`` micro-batches; this process's mean training loss."""
     optimizer.zero_grad(set_to_none=True)
     total = 0.0
     for _ in range(config.accumulation):
-        x, y, weight = next(batches)
-        loss = loss_of(x, y)
+        batch, weight = next(batches)
+        loss = loss_of(batch)
         torch.autograd.backward(loss * (weight / config.accumulation))
         total += float(loss.detach())
     if config.grad_clip is not None:

@@ -4,8 +4,9 @@ from lrlab.train.callbacks import Callback
 from lrlab.train.checkpoint import Checkpoint
 from lrlab.train.divergence import DivergenceGuard
 from lrlab.train.early_stopping import EarlyStopping
+from lrlab.train.feed import evaluate
 from lrlab.train.logging import MetricsCsv, TensorBoardLogger
-from lrlab.train.loop import FitResult, evaluate, fit, resolve_device, seed_everything
+from lrlab.train.loop import FitResult, fit, resolve_device, seed_everything
 from lrlab.train.monitor import Monitor
 from lrlab.train.plateau import ReduceLROnPlateau
 from lrlab.train.state import FitConfig, Run, TrainState

@@ -1,7 +1,8 @@
 """``fit``: the one training loop behind ``lrlab train``, ``find-lr``, ``compare`` and ``tune``.
 
 Read top to bottom: set up the run (resuming from ``checkpoint.pt`` when asked), then per epoch
-train on in-memory batches with the LR written from the schedule's closed form before every
+train on the task's batches (:mod:`lrlab.train.feed`: in-memory ``Batches`` for a ``Data``
+record, any iterable for a user's ``Task``) with the LR written from the schedule's closed form before every
 update, evaluate, let the callbacks decide, and record.
 
 Under ``torchrun`` (an initialized process group, see :mod:`lrlab.distributed`) the same loop is
@@ -15,23 +16,24 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 import torch
 from torch import Tensor, nn
-from torch.nn import functional
 
-from lrlab.data import Batches, Data, parse_augment
+from lrlab.data import Data
 from lrlab.data.batches import mix_seed
 from lrlab.distributed import World, current, device_for
 from lrlab.errors import LrlabError, invalid
 from lrlab.schedules import Schedule, constant, parse
+from lrlab.task import Evaluate, LossFn, Task, as_task, batch_size_of
 from lrlab.train.callbacks import Callback
 from lrlab.train.checkpoint import CHECKPOINT, load_run_state
+from lrlab.train.feed import Workload, bind
 from lrlab.train.logging import Progress
 from lrlab.train.state import FitConfig, Run, TrainState
 
@@ -74,118 +76,67 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def loss_function(data: Data) -> nn.Module:
-    """Cross-entropy for classification, mean squared error for regression."""
-    return nn.CrossEntropyLoss() if data.task == "classification" else nn.MSELoss()
-
-
-@torch.no_grad()
-def evaluate(
-    model: nn.Module, x: Tensor, y: Tensor, data: Data, batch_size: int, *, world: World | None = None
-) -> dict[str, float]:
-    """Mean loss and accuracy (or MSE) of ``model`` on ``(x, y)``, in eval mode.
-
-    With a data-parallel ``world``, each process evaluates its part and the sums are all-reduced.
-    """
-    world = world or World()
-    begin, end = part(len(x), world)
-    loss_sum, hits, count = world.sum(_sums(model, x[begin:end], y[begin:end], data, batch_size)).tolist()
-    loss = loss_sum / max(count, 1)
-    return {"loss": loss, "acc": hits / max(count, 1)} if data.task == "classification" else {"loss": loss}
-
-
-def part(size: int, world: World) -> tuple[int, int]:
-    """The contiguous part of ``size`` items that ``world.rank`` takes (sizes differ by one at most)."""
-    share, extra = divmod(size, world.size)
-    start = world.rank * share + min(world.rank, extra)
-    return start, start + share + (1 if world.rank < extra else 0)
-
-
-def _sums(model: nn.Module, x: Tensor, y: Tensor, data: Data, batch_size: int) -> Tensor:
-    """Summed loss, correct predictions and sample count of ``(x, y)`` (float64, one tensor)."""
-    was_training = model.training
-    model.eval()
-    sums = torch.zeros(3, device=x.device, dtype=torch.float64)
-    sums[2] = len(x)
-    for start in range(0, len(x), batch_size):
-        out = model(x[start : start + batch_size]).float()
-        target = y[start : start + batch_size]
-        if data.task == "classification":
-            sums[0] += functional.cross_entropy(out, target, reduction="sum")
-            sums[1] += (out.argmax(dim=1) == target).sum()
-        else:
-            sums[0] += functional.mse_loss(as_target(out, target), target, reduction="sum")
-    model.train(was_training)
-    return sums
-
-
 def _set_lr(optimizer: torch.optim.Optimizer, base_lrs: Sequence[float], multiplier: float) -> None:
     for group, base in zip(optimizer.param_groups, base_lrs, strict=True):
         group["lr"] = base * multiplier
 
 
-def forward_function(model: nn.Module, device: torch.device, amp: bool) -> Callable[[Tensor], Tensor]:
-    """The model, or the model under bf16 autocast (CUDA with ``amp`` only): chosen once per epoch,
-    so a step without AMP enters no context at all."""
+def loss_function(
+    loss: LossFn, network: nn.Module, device: torch.device, amp: bool
+) -> Callable[[Any], Tensor]:
+    """The loss of a batch through ``network``, under bf16 autocast on CUDA with ``amp``: chosen
+    once per epoch, so a step without AMP enters no context at all."""
     if not (amp and device.type == "cuda"):
-        return model
+        return lambda batch: loss(network, batch)
 
-    def autocast_forward(x: Tensor) -> Tensor:
+    def autocast_loss(batch: Any) -> Tensor:
         with torch.autocast("cuda", dtype=torch.bfloat16):
-            out: Tensor = model(x)
-        return out
+            return loss(network, batch).float()
 
-    return autocast_forward
+    return autocast_loss
 
 
-def train_epoch(run: Run, batches: Batches, criterion: nn.Module, device: torch.device) -> Tensor:
-    """One epoch of updates; returns every step's loss (stops early on a non-finite loss)."""
+def train_epoch(run: Run, workload: Workload, device: torch.device) -> tuple[Tensor, int]:
+    """One epoch of updates; returns every step's loss (stops early on a non-finite loss) and the
+    samples this process trained on."""
     model, optimizer, config, world = run.model, run.optimizer, run.config, run.world
-    forward = forward_function(run.network or model, device, config.amp)
+    loss_of = loss_function(workload.loss, run.network or model, device, config.amp)
     model.train()
     losses: list[Tensor] = []
-    for index, (x, y) in enumerate(batches.epoch(run.state.epoch)):
+    samples = 0
+    for index, (batch, weight) in enumerate(workload.batches(run.state.epoch)):
         _set_lr(optimizer, run.base_lrs, run.multiplier(run.state.step))
-        loss = criterion(as_target(forward(x).float(), y), y)
+        loss = loss_of(batch)
         optimizer.zero_grad(set_to_none=True)
-        weight = batches.weight(index)  # 1 but for an uneven last batch shared by processes
-        (loss * weight if weight != 1.0 else loss).backward()
+        torch.autograd.backward(loss * weight if weight != 1.0 else loss)  # weight: uneven DP batch
         if config.grad_clip is not None:
             nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
         optimizer.step()
         run.state.step += 1
         losses.append(loss.detach())
+        samples += batch_size_of(batch)
         if index % FINITE_CHECK_EVERY == FINITE_CHECK_EVERY - 1 and world.any(not torch.isfinite(loss)):
             break
-    return torch.stack(losses).double()
-
-
-def as_target(out: Tensor, y: Tensor) -> Tensor:
-    """Regression outputs ``(N, 1)`` compare with targets ``(N,)``."""
-    return out.reshape(y.shape) if y.is_floating_point() else out
-
-
-def eval_split(data: Data, device: torch.device) -> tuple[Tensor, Tensor]:
-    """The split evaluated each epoch: validation when there is one, else test."""
-    if data.x_val is not None and data.y_val is not None:
-        return data.x_val.to(device), data.y_val.to(device)
-    return data.x_test.to(device), data.y_test.to(device)
+    if not losses:
+        raise LrlabError(
+            f"epoch {run.state.epoch + 1} had no training batches; give data that yields batches."
+        )
+    return torch.stack(losses).double(), samples
 
 
 def _epoch_metrics(
-    run: Run, data: Data, held_out: tuple[Tensor, Tensor], losses: Tensor, seconds: float
+    run: Run, workload: Workload, losses: Tensor, samples: int, seconds: float
 ) -> dict[str, float]:
-    scores = evaluate(run.model, *held_out, data, run.config.eval_batch_size, world=run.world)
-    samples = len(data.x_train)
     metrics = {
         "epoch": float(run.state.epoch + 1),
         "step": float(run.state.step),
         "lr": float(run.optimizer.param_groups[0]["lr"]),
         "train_loss": run.world.mean(losses.mean().item()),
-        "val_loss": scores["loss"],
     }
-    metrics |= {"val_acc": scores["acc"]} if "acc" in scores else {"val_mse": scores["loss"]}
-    metrics |= {"time_s": seconds, "samples_per_s": samples / seconds if seconds > 0 else math.inf}
+    if workload.scores is not None:
+        metrics |= {f"val_{key}": value for key, value in workload.scores(run.model).items()}
+    total = float(run.world.sum(torch.tensor([float(samples)])).item()) if run.world.parallel else samples
+    metrics |= {"time_s": seconds, "samples_per_s": total / seconds if seconds > 0 else math.inf}
     return dict(run.world.share(metrics))  # every process decides on rank 0's numbers
 
 
@@ -217,10 +168,14 @@ def training_module(model: nn.Module, device: torch.device, world: World, compil
 
 def fit(
     model: nn.Module,
-    data: Data,
+    data: Data | Task | Iterable[Any],
     optimizer: torch.optim.Optimizer,
     schedule: Schedule | str | None = None,
     *,
+    val: Iterable[Any] | None = None,
+    loss_fn: LossFn | None = None,
+    evaluate: Evaluate | None = None,
+    steps_per_epoch: int | None = None,
     config: FitConfig | None = None,
     callbacks: Sequence[Callback] = (),
     run_dir: str | Path | None = None,
@@ -228,27 +183,21 @@ def fit(
 ) -> FitResult:
     """Train ``model`` on ``data`` with ``optimizer``, its LR following ``schedule``.
 
-    Each param group's LR before update ``k`` is its base LR × ``schedule(k)`` (or of the
-    epoch, with ``config.interval="epoch"``) × any plateau/divergence cuts. With ``resume``,
-    the run continues exactly from ``run_dir/checkpoint.pt`` when it exists. Under ``torchrun``
-    the fit is data-parallel (see the module docs).
+    ``data`` is a :class:`~lrlab.data.Data` record, a :class:`~lrlab.task.Task`, or any iterable
+    of batches (a ``DataLoader`` …) with the optional ``val`` batches, ``loss_fn``, ``evaluate``
+    and ``steps_per_epoch`` of :class:`~lrlab.task.Task`. Each param group's LR before update
+    ``k`` is its base LR × ``schedule(k)`` (or of the epoch, with ``config.interval="epoch"``) ×
+    any plateau/divergence cuts. With ``resume``, the run continues exactly from
+    ``run_dir/checkpoint.pt`` when it exists. Under ``torchrun`` the fit is data-parallel (see
+    the module docs).
     """
+    source = as_task(data, val=val, loss_fn=loss_fn, evaluate=evaluate, steps_per_epoch=steps_per_epoch)
     config = config or FitConfig()
     world = current()
     device = device_for(world, resolve_device(config.device))
     seed_everything(config.seed)
     model.to(device)
-    x_train, y_train = data.x_train.to(device, non_blocking=True), data.y_train.to(device, non_blocking=True)
-    augment = parse_augment(config.augment) if config.augment else None
-    batches = Batches(
-        x_train,
-        y_train,
-        config.batch_size,
-        seed=config.seed,
-        augment=augment,
-        rank=world.rank,
-        world_size=world.size,
-    )
+    workload = bind(source, config, device, world)
     base_lrs = [float(group.setdefault("initial_lr", group["lr"])) for group in optimizer.param_groups]
     run = Run(
         model=model,
@@ -256,7 +205,7 @@ def fit(
         schedule=parse(schedule) if schedule is not None else constant(),
         config=config,
         base_lrs=base_lrs,
-        steps_per_epoch=len(batches),
+        steps_per_epoch=workload.steps_per_epoch,
         state=TrainState(),
         callbacks=sorted(
             (callback for callback in callbacks if world.main or not callback.writes_files),
@@ -265,16 +214,14 @@ def fit(
         world=world,
         network=training_module(model, device, world, config.compile),
     )
-    held_out = eval_split(data, device)
-    criterion = loss_function(data)
     _start(run, Path(run_dir) if run_dir is not None else None, resume)
     began = time.perf_counter()
     with Progress(config.epochs * run.steps_per_epoch, quiet=config.quiet or not world.main) as progress:
         for _ in _epochs(run):
             started = time.perf_counter()
-            run.step_losses = train_epoch(run, batches, criterion, device)
-            metrics = _epoch_metrics(run, data, held_out, run.step_losses, time.perf_counter() - started)
-            _finish_epoch(run, metrics)
+            run.step_losses, samples = train_epoch(run, workload, device)
+            seconds = time.perf_counter() - started
+            _finish_epoch(run, _epoch_metrics(run, workload, run.step_losses, samples, seconds))
             progress.update(run.state.step, _short(run.state.history[-1] if run.state.history else {}))
     for callback in run.callbacks:
         callback.on_fit_end(run)

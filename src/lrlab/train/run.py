@@ -19,7 +19,6 @@ the world size, the global batch and the resolved LR scaling (:mod:`lrlab.scalin
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import json
 import platform
@@ -37,23 +36,23 @@ from torch import nn
 
 from lrlab import __version__, distributed
 from lrlab.config import Experiment
-from lrlab.data import Data, load_dataset
-from lrlab.data.batches import batch_count
+from lrlab.data import Data
 from lrlab.distributed import World
 from lrlab.errors import LrlabError
-from lrlab.models import build_model
-from lrlab.optim import build_optimizer
 from lrlab.scaling import LrScaling, resolve
-from lrlab.schedules import Schedule
-from lrlab.train.callbacks import Callback
-from lrlab.train.checkpoint import BEST, CHECKPOINT, Checkpoint
-from lrlab.train.divergence import DivergenceGuard
-from lrlab.train.early_stopping import EarlyStopping
-from lrlab.train.logging import METRICS, MetricsCsv, write_text_atomic
-from lrlab.train.loop import FitResult, evaluate, fit, resolve_device, seed_everything
+from lrlab.task import Task
+from lrlab.train.checkpoint import BEST, CHECKPOINT
+from lrlab.train.feed import steps_per_epoch, test_scores
+from lrlab.train.logging import METRICS, write_text_atomic
+from lrlab.train.loop import FitResult, fit, resolve_device
 from lrlab.train.monitor import Monitor
-from lrlab.train.plateau import ReduceLROnPlateau
-from lrlab.train.state import FitConfig
+from lrlab.train.setup import (
+    build_callbacks,
+    build_model_and_optimizer,
+    fit_config,
+    load_task,
+    plugin_sources,
+)
 
 CONFIG = "config.json"
 SUMMARY = "summary.json"
@@ -85,12 +84,22 @@ def run_name(experiment: Experiment, world_size: int = 1) -> str:
     # seeds and variants belong to comparisons, which name their run folders themselves
     identity = experiment.model_dump(
         mode="json",
-        exclude={"name": True, "task": {"data_dir"}, "seeds": True, "variant": True, "search": True},
+        exclude={
+            "name": True,
+            "task": {"data_dir", "plugin_dir"},
+            "seeds": True,
+            "variant": True,
+            "search": True,
+        },
     )
+    if identity["task"]["plugin"] is None:
+        del identity["task"]["plugin"]  # names of runs without plug-ins are as before plug-ins came
+    if sources := plugin_sources(experiment):
+        identity["plugin_sources"] = sources
     if world_size > 1:
         identity["world_size"] = world_size
     digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:8]
-    model = re.split(r"[(]", experiment.task.model)[0].rpartition(":")[2]
+    model = re.split(r"[(]", experiment.task.plugin or experiment.task.model)[0].rpartition(":")[2]
     optimizer = experiment.optimizer.name.partition("(")[0]
     processes = f"-x{world_size}" if world_size > 1 else ""
     words = f"{model}-{optimizer}-lr{experiment.optimizer.lr:g}{processes}-seed{experiment.train.seed}"
@@ -121,12 +130,15 @@ def train(
     world = distributed.start(device)
     device = distributed.device_for(world, device)
     folder = run_directory(experiment, out, world.size) if run_dir is None else Path(run_dir).expanduser()
-    resuming = world.on_main(lambda: _claim(folder, resume))
-    data = load_data(experiment)
-    scaling = lr_scaling(experiment, world, len(data.x_train))
-    model, optimizer, frozen = build_model_and_optimizer(experiment, data, lr=scaling.lr)
+    sources = plugin_sources(experiment)
+    resuming = world.on_main(lambda: _claim(folder, resume, sources))
+    task = load_task(experiment)
+    scaling = lr_scaling(experiment, world, steps_per_epoch(task, experiment.train.batch_size, world))
+    model, optimizer, frozen = build_model_and_optimizer(experiment, task, lr=scaling.lr)
     if world.main and not (resuming and (folder / CONFIG).exists()):
-        record = _config_record(experiment, folder, device=device, data=data, model=model, frozen=frozen)
+        record = _config_record(
+            experiment, folder, device=device, task=task, model=model, frozen=frozen, sources=sources
+        )
         record |= {"distributed": _world_record(world, experiment), "lr_scaling": scaling.record()}
         write_text_atomic(folder / CONFIG, json.dumps(record, indent=2) + "\n")
     if world.main and not quiet and (world.parallel or scaling.factor != 1.0):
@@ -134,7 +146,7 @@ def train(
     try:
         result = fit(
             model,
-            data,
+            task,
             optimizer,
             experiment.schedule,
             config=fit_config(experiment, quiet=quiet, ramp=scaling.ramp()),
@@ -142,8 +154,7 @@ def train(
             run_dir=folder,
             resume=resuming,
         )
-        x_test, y_test = data.x_test.to(device), data.y_test.to(device)
-        test = evaluate(model, x_test, y_test, data, experiment.train.eval_batch_size, world=world)
+        test = test_scores(model, task, experiment.train.eval_batch_size, device, world)
     except RuntimeError as error:
         if world.parallel and distributed.is_peer_failure(error):
             raise distributed.lost_peer(world, folder, error) from None
@@ -154,15 +165,16 @@ def train(
     return RunResult(folder, result, summary)
 
 
-def lr_scaling(experiment: Experiment, world: World, train_size: int) -> LrScaling:
-    """The experiment's LR for ``world``'s global batch (see :mod:`lrlab.scaling`)."""
+def lr_scaling(experiment: Experiment, world: World, steps_per_epoch: int) -> LrScaling:
+    """The experiment's LR for ``world``'s global batch (see :mod:`lrlab.scaling`), for epochs of
+    ``steps_per_epoch`` updates."""
     train = experiment.train
     return resolve(
         train.lr_scaling,
         lr=experiment.optimizer.lr,
         batch_size=train.batch_size,
         world_size=world.size,
-        steps_per_epoch=batch_count(train_size, train.batch_size, world.size),
+        steps_per_epoch=steps_per_epoch,
         epochs=train.epochs,
         reference=train.reference_batch_size,
         warmup_epochs=train.scaling_warmup_epochs,
@@ -178,8 +190,12 @@ def _world_record(world: World, experiment: Experiment) -> dict[str, Any]:
     }
 
 
-def _claim(folder: Path, resume: bool) -> bool:
-    """Make sure ``folder`` may be written; return whether a started run is being resumed."""
+def _claim(folder: Path, resume: bool, sources: Mapping[str, str]) -> bool:
+    """Make sure ``folder`` may be written; return whether a started run is being resumed. A run
+    trained with other plug-in sources is stale: resuming starts it again (its files go)."""
+    if resume and recorded_sources(folder) not in (None, dict(sources)):
+        for name in (SUMMARY, BEST, CHECKPOINT, METRICS, CONFIG):
+            (folder / name).unlink(missing_ok=True)
     started = [name for name in (CONFIG, METRICS, CHECKPOINT, BEST, SUMMARY) if (folder / name).exists()]
     if (folder / SUMMARY).exists():
         fix = "; nothing is left to resume" if resume else ""
@@ -195,123 +211,14 @@ def _claim(folder: Path, resume: bool) -> bool:
     return resume and bool(started)  # the folder is made when config.json is written
 
 
-def load_data(experiment: Experiment) -> Data:
-    """The experiment's dataset, with its validation split (seeded by ``train.seed``)."""
-    task = experiment.task
-    return load_dataset(
-        task.dataset, data_dir=task.data_dir, val_fraction=task.val_fraction, seed=experiment.train.seed
-    )
-
-
-def build_model_and_optimizer(
-    experiment: Experiment, data: Data, lr: float | None = None
-) -> tuple[nn.Module, torch.optim.Optimizer, list[str]]:
-    """The experiment's model (initialized with ``train.seed``, fine-tuning applied), its
-    optimizer (base LR ``lr``, default ``optimizer.lr``) and the names of the frozen parameters."""
-    seed_everything(experiment.train.seed)
-    model = build_model(experiment.task.model, data.input_shape, data.output_size)
-    frozen = _prepare_model(model, experiment)
-    trainable = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
-    optimizer = build_optimizer(
-        trainable if frozen else model,
-        experiment.optimizer.name,
-        experiment.optimizer.lr if lr is None else lr,
-        decay_norm_and_bias=experiment.optimizer.decay_norm_and_bias,
-        lr_multipliers=experiment.optimizer.lr_multipliers,
-    )
-    return model, optimizer, frozen
-
-
-def _prepare_model(model: nn.Module, experiment: Experiment) -> list[str]:
-    """Load ``finetune.init_from`` and freeze ``finetune.freeze``; return the frozen names."""
-    if experiment.finetune.init_from is not None:
-        load_weights(model, Path(experiment.finetune.init_from).expanduser())
-    return freeze(model, experiment.finetune.freeze)
-
-
-def load_weights(model: nn.Module, path: Path) -> None:
-    """Load a state dict (or ``checkpoint.pt``/``best.pt``, whose ``model`` entry is one) into
-    ``model`` with ``weights_only=True``; every key and shape must match."""
+def recorded_sources(folder: Path) -> dict[str, str] | None:
+    """The plug-in sources a run folder's ``config.json`` records (``None``: no readable record)."""
     try:
-        saved = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise LrlabError(f"finetune.init_from: no file {str(path)!r}.") from None
-    except Exception as error:  # a foreign or torn file: say which one
-        raise LrlabError(f"finetune.init_from: cannot read weights from {path}: {error}") from None
-    state = saved.get("model", saved) if isinstance(saved, Mapping) else saved
-    if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise LrlabError(f"finetune.init_from: {path} holds no state dict of tensors.")
-    own = model.state_dict()
-    problems = [f"missing {key}" for key in own if key not in state]
-    problems += [f"unexpected {key}" for key in state if key not in own]
-    problems += [
-        f"{key} is {tuple(state[key].shape)}, the model's {tuple(own[key].shape)}"
-        for key in own
-        if key in state and state[key].shape != own[key].shape
-    ]
-    if problems:
-        shown = "; ".join(problems[:5]) + ("; …" if len(problems) > 5 else "")
-        raise LrlabError(f"finetune.init_from: the weights in {path} do not fit the model: {shown}.")
-    model.load_state_dict(state)
-
-
-def freeze(model: nn.Module, patterns: Sequence[str]) -> list[str]:
-    """Turn off gradients of the parameters whose names match a pattern (fnmatch, or a prefix:
-    ``"0"`` matches ``0.weight``); return their names. Each pattern must match something."""
-    names = [name for name, _ in model.named_parameters()]
-    frozen: set[str] = set()
-    for pattern in patterns:
-        matched = [n for n in names if fnmatch.fnmatchcase(n, pattern) or n.startswith(pattern + ".")]
-        if not matched:
-            shown = ", ".join(names[:12]) + (", …" if len(names) > 12 else "")
-            raise LrlabError(
-                f"finetune.freeze pattern {pattern!r} matches no parameter; the parameters are {shown}."
-            )
-        frozen.update(matched)
-    if names and len(frozen) == len(names):
-        raise LrlabError("finetune.freeze froze every parameter; leave at least one trainable.")
-    for name, param in model.named_parameters():
-        param.requires_grad_(name not in frozen)
-    return [name for name in names if name in frozen]
-
-
-def fit_config(experiment: Experiment, *, quiet: bool = True, ramp: Schedule | None = None) -> FitConfig:
-    """The loop's settings from an experiment (``ramp``: the large-batch warmup, if any)."""
-    train = experiment.train
-    return FitConfig(
-        epochs=train.epochs,
-        batch_size=train.batch_size,
-        seed=train.seed,
-        device=train.device,
-        interval=train.interval,
-        grad_clip=train.grad_clip,
-        amp=train.amp,
-        eval_batch_size=train.eval_batch_size,
-        augment=experiment.task.augment,
-        quiet=quiet,
-        ramp=ramp,
-        compile=train.compile,
-    )
-
-
-def build_callbacks(experiment: Experiment, folder: Path) -> list[Callback]:
-    """The callbacks an experiment asks for, plus the CSV log and the checkpoints."""
-    stopping, plateau, divergence = experiment.early_stopping, experiment.plateau, experiment.divergence
-    callbacks: list[Callback] = [
-        MetricsCsv(folder),
-        Checkpoint(folder, monitor=stopping.monitor, mode=stopping.mode),
-    ]
-    if divergence.enabled:
-        settings = divergence.model_dump(exclude={"enabled"})
-        callbacks.append(DivergenceGuard(**settings))
-    if plateau.enabled:
-        callbacks.append(
-            ReduceLROnPlateau(plateau.monitor, **plateau.model_dump(exclude={"enabled", "monitor"}))
-        )
-    if stopping.enabled:
-        settings = stopping.model_dump(exclude={"enabled", "monitor"})
-        callbacks.append(EarlyStopping(stopping.monitor, **settings))
-    return callbacks
+        record = json.loads((folder / CONFIG).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    sources = record.get("plugins", {}) if isinstance(record, dict) else None
+    return sources if isinstance(sources, dict) else None
 
 
 def _config_record(
@@ -319,13 +226,14 @@ def _config_record(
     folder: Path,
     *,
     device: torch.device,
-    data: Data,
+    task: Data | Task,
     model: nn.Module,
     frozen: list[str],
+    sources: Mapping[str, str],
 ) -> dict[str, Any]:
-    sizes = {split: 0 if x is None else len(x) for split, x in (("train", data.x_train), ("val", data.x_val))}
     return {
         "experiment": experiment.model_dump(mode="json"),
+        "plugins": sources,
         "run": {"name": folder.name, "dir": str(folder)},
         "versions": {
             "lrlab": __version__,
@@ -336,20 +244,27 @@ def _config_record(
         "device": str(device),
         "amp": "bf16" if experiment.train.amp and device.type == "cuda" else None,
         "seed": experiment.train.seed,
-        "data": {
-            "name": data.name,
-            "task": data.task,
-            "num_classes": data.num_classes,
-            "input_shape": list(data.input_shape),
-            **sizes,
-            "test": len(data.x_test),
-        },
+        "data": _data_record(task),
         "model": {
             "parameters": sum(p.numel() for p in model.parameters()),
             "trainable": sum(p.numel() for p in model.parameters() if p.requires_grad),
             "frozen": frozen,
         },
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def _data_record(task: Data | Task) -> dict[str, Any]:
+    if isinstance(task, Task):
+        return {"name": task.name, "task": "plug-in", "steps_per_epoch": task.steps_per_epoch}
+    sizes = {split: 0 if x is None else len(x) for split, x in (("train", task.x_train), ("val", task.x_val))}
+    return {
+        "name": task.name,
+        "task": task.task,
+        "num_classes": task.num_classes,
+        "input_shape": list(task.input_shape),
+        **sizes,
+        "test": len(task.x_test),
     }
 
 

@@ -35,12 +35,15 @@ import torch
 from lrlab.config import Experiment
 from lrlab.data import Data, load_dataset
 from lrlab.data.dataset import normalize
+from lrlab.distributed import World
 from lrlab.errors import LrlabError
+from lrlab.task import Task
 from lrlab.train import Callback, FitResult, Monitor, Run, fit
 from lrlab.train.checkpoint import Checkpoint
+from lrlab.train.feed import steps_per_epoch
 from lrlab.train.logging import write_text_atomic
 from lrlab.train.monitor import resolve_mode
-from lrlab.train.run import build_callbacks, build_model_and_optimizer, fit_config, load_data
+from lrlab.train.setup import build_callbacks, build_model_and_optimizer, fit_config, load_task
 from lrlab.tune.space import LrScaling, SearchSpace
 
 TRIALS = "trials"
@@ -103,17 +106,28 @@ class Objective:
     ) -> None:
         self.space, self.folder, self.cv, self.scaling = space, Path(folder), cv, scaling
         self.monitor = space.base.early_stopping.monitor
-        self._splits: list[Data] | None = None
+        self._splits: list[Data | Task] | None = None
 
-    def splits(self) -> list[Data]:
-        """The data each trial trains on: one split, or the ``cv`` folds."""
+    def splits(self) -> list[Data | Task]:
+        """The data each trial trains on: one split (a dataset or a plug-in's task), or the ``cv``
+        folds of a dataset."""
         if self._splits is None:
-            self._splits = cv_folds(self.space.base, self.cv) if self.cv else [load_data(self.space.base)]
+            base = self.space.base
+            if self.cv and base.task.plugin is not None:
+                raise LrlabError(
+                    f"--cv {self.cv} splits a dataset of lrlab's; the task plug-in {base.task.plugin!r} "
+                    "makes its own splits. Leave out --cv."
+                )
+            self._splits = [*cv_folds(base, self.cv)] if self.cv else [load_task(base)]
         return self._splits
 
     def __call__(self, trial: optuna.Trial) -> float:
         splits = self.splits()
-        experiment = self.space.sample(trial, train_size=len(splits[0].x_train), scaling=self.scaling)
+        experiment = self.space.sample(
+            trial, train_size=train_size(splits[0], self.space.base), scaling=self.scaling
+        )
+        if isinstance(splits[0], Task) and experiment.train.batch_size != self.space.base.train.batch_size:
+            splits = [load_task(experiment)]  # the plug-in batches at the trial's batch size
         folder = claim_directory(self.folder / TRIALS, trial.number)
         trial.set_user_attr("run_dir", str(folder.relative_to(self.folder)))
         trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
@@ -131,7 +145,7 @@ class Objective:
     def fit_one(
         self,
         experiment: Experiment,
-        data: Data,
+        data: Data | Task,
         folder: Path,
         trial: optuna.Trial,
         *,
@@ -142,7 +156,11 @@ class Objective:
         ``offset + 1``; never pruned at step ``last``)."""
         folder.mkdir(parents=True, exist_ok=True)
         record = {"experiment": experiment.model_dump(mode="json"), "trial": trial.number}
-        record["data"] = {"train": len(data.x_train), "val": 0 if data.x_val is None else len(data.x_val)}
+        record["data"] = (
+            {"task": data.name}
+            if isinstance(data, Task)
+            else {"train": len(data.x_train), "val": 0 if data.x_val is None else len(data.x_val)}
+        )
         write_text_atomic(folder / CONFIG, json.dumps(record, indent=2) + "\n")
         reporter = TrialReporter(trial, self.monitor, offset, last=last)
         callbacks = [c for c in build_callbacks(experiment, folder) if not isinstance(c, Checkpoint)]
@@ -198,9 +216,17 @@ class Objective:
         return statistics.fmean(values)
 
 
+def train_size(data: Data | Task, experiment: Experiment) -> int:
+    """Training samples per epoch: a dataset's, or a task's batches × the experiment's batch size
+    (what sizes a trial's schedules in steps)."""
+    if isinstance(data, Data):
+        return len(data.x_train)
+    return steps_per_epoch(data, experiment.train.batch_size, World()) * experiment.train.batch_size
+
+
 def fit_experiment(
     experiment: Experiment,
-    data: Data,
+    data: Data | Task,
     *,
     callbacks: Sequence[Callback] = (),
     run_dir: Path | None = None,

@@ -1,0 +1,339 @@
+"""A task bound to one fit (or one range test): batches on the device epoch by epoch, the loss of
+a batch, and the held-out scores — what :func:`~lrlab.train.fit` and the sweep consume.
+
+Two sources meet here. A :class:`~lrlab.data.Data` record trains through the fast in-memory
+:class:`~lrlab.data.Batches` (seeded per epoch, data-parallel shares with loss weights, optional
+augmentation) and is scored by :func:`evaluate`. A :class:`~lrlab.task.Task` streams its own
+iterables (see :class:`Stream`) and is scored by its ``evaluate`` or by :func:`score_batches`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional
+
+from lrlab.data import Batches, Data, parse_augment
+from lrlab.data.batches import batch_count
+from lrlab.distributed import World
+from lrlab.errors import LrlabError
+from lrlab.task import (
+    LossFn,
+    Task,
+    batch_size_of,
+    checked_loss,
+    default_loss,
+    describe,
+    is_pair,
+    numbers,
+    supervised_loss,
+    to_device,
+)
+
+Scores = Callable[[nn.Module], dict[str, float]]
+
+
+class Settings(Protocol):
+    """The settings a binding reads (``FitConfig`` and ``SweepConfig`` both have them)."""
+
+    @property
+    def batch_size(self) -> int: ...
+    @property
+    def seed(self) -> int: ...
+    @property
+    def augment(self) -> str | None: ...
+    @property
+    def eval_batch_size(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class Workload:
+    """``batches(epoch)`` yields ``(batch, weight)`` on the device (``weight`` is this process's
+    share of an uneven data-parallel batch, else 1); ``loss(model, batch)``; ``scores(model)`` the
+    held-out metrics without the ``val_`` prefix (``None``: the task has no held-out data)."""
+
+    steps_per_epoch: int
+    batches: Callable[[int], Iterator[tuple[Any, float]]]
+    loss: LossFn
+    scores: Scores | None
+
+
+def bind(source: Data | Task, settings: Settings, device: torch.device, world: World) -> Workload:
+    """The workload of ``source`` for one fit on ``device`` in ``world``."""
+    if isinstance(source, Data):
+        return _data_workload(source, settings, device, world)
+    return _task_workload(source, settings, device, world)
+
+
+def _data_workload(data: Data, settings: Settings, device: torch.device, world: World) -> Workload:
+    augment = parse_augment(settings.augment) if settings.augment else None
+    x, y = data.x_train.to(device, non_blocking=True), data.y_train.to(device, non_blocking=True)
+    batches = Batches(
+        x, y, settings.batch_size, seed=settings.seed, augment=augment, rank=world.rank, world_size=world.size
+    )
+
+    def epoch(number: int) -> Iterator[tuple[Any, float]]:
+        for index, batch in enumerate(batches.epoch(number)):
+            yield batch, batches.weight(index)
+
+    held_out = eval_split(data, device)
+    size = settings.eval_batch_size
+    return Workload(
+        steps_per_epoch=len(batches),
+        batches=epoch,
+        loss=data_loss(data),
+        scores=lambda model: evaluate(model, *held_out, data, size, world=world),
+    )
+
+
+def test_scores(
+    model: nn.Module, source: Data | Task, eval_batch_size: int, device: torch.device, world: World
+) -> dict[str, float]:
+    """The test metrics of ``model`` (without the ``test_`` prefix; empty when a task has no test
+    batches)."""
+    if isinstance(source, Data):
+        x, y = source.x_test.to(device), source.y_test.to(device)
+        return evaluate(model, x, y, source, eval_batch_size, world=world)
+    if source.test is None:
+        return {}
+    return score_batches(model, source.test, source.loss_fn, device, world=world)
+
+
+def steps_per_epoch(source: Data | Task, batch_size: int, world: World) -> int:
+    """Updates per epoch of ``source`` in batches of ``batch_size`` per process."""
+    if isinstance(source, Data):
+        return batch_count(len(source.x_train), batch_size, world.size)
+    return source.steps_per_epoch or _length(source.train)
+
+
+def data_loss(data: Data) -> LossFn:
+    """The loss of an ``(x, y)`` batch of ``data``: cross-entropy or mean squared error."""
+    if data.task == "classification":
+        return lambda model, batch: functional.cross_entropy(model(batch[0]).float(), batch[1])
+    return lambda model, batch: functional.mse_loss(as_target(model(batch[0]).float(), batch[1]), batch[1])
+
+
+def _task_workload(task: Task, settings: Settings, device: torch.device, world: World) -> Workload:
+    stream = Stream(task.train, task.steps_per_epoch, device)
+    loss = _checked(task.loss_fn) if task.loss_fn is not None else default_loss
+    scores: Scores | None = None
+    if task.evaluate is not None:
+        scores = _user_scores(task.evaluate)
+    elif task.val is not None:
+        scores = _batch_scores(task.val, task.loss_fn, device, world)
+    return Workload(stream.steps_per_epoch, stream.epoch, loss, scores)
+
+
+def _checked(loss_fn: LossFn) -> LossFn:
+    return lambda model, batch: checked_loss(loss_fn(model, batch))
+
+
+class Stream:
+    """Batches of any iterable, moved to ``device``.
+
+    Without ``steps_per_epoch``, an epoch is one pass (``len(source)`` batches; samplers and
+    datasets with ``set_epoch`` are told the epoch first, as ``DistributedSampler`` needs). With
+    it, an epoch is that many batches taken from one running iterator, restarted when a
+    re-iterable source ends; a one-shot source (a generator) that ends is an error.
+    """
+
+    def __init__(self, source: Iterable[Any], steps_per_epoch: int | None, device: torch.device) -> None:
+        self.source, self.device, self.fixed = source, device, steps_per_epoch is not None
+        self.steps_per_epoch = steps_per_epoch if steps_per_epoch is not None else _length(source)
+        self._iterator: Iterator[Any] | None = None
+        self._taken = 0
+
+    def epoch(self, number: int) -> Iterator[tuple[Any, float]]:
+        """The batches of epoch ``number`` with weight 1."""
+        if self.fixed:
+            return (self._next() for _ in range(self.steps_per_epoch))
+        return self._pass(number)
+
+    def _pass(self, number: int) -> Iterator[tuple[Any, float]]:
+        _set_epoch(self.source, number)
+        count = 0
+        for batch in self.source:
+            count += 1
+            yield to_device(batch, self.device), 1.0
+        if count == 0:
+            raise LrlabError(
+                f"the training data ({type(self.source).__name__}) yielded no batches in epoch "
+                f"{number + 1}; give a loader that yields batches."
+            )
+
+    def _next(self) -> tuple[Any, float]:
+        for attempt in range(2):
+            if self._iterator is None:
+                self._iterator = iter(self.source)
+            try:
+                batch = next(self._iterator)
+            except StopIteration:
+                self._iterator = None  # a re-iterable source starts again; a one-shot one is done
+                if attempt:
+                    break
+                continue
+            self._taken += 1
+            return to_device(batch, self.device), 1.0
+        raise LrlabError(
+            f"the training data ({type(self.source).__name__}) ran out after {self._taken} batches; "
+            "give a source that yields batches again when iterated (a DataLoader, a list), or an "
+            "endless one."
+        )
+
+
+def _length(source: Iterable[Any]) -> int:
+    try:
+        length = len(source)  # type: ignore[arg-type]
+    except TypeError:
+        raise LrlabError(
+            f"the training data ({type(source).__name__}) has no len(), so an epoch's length is "
+            "unknown; pass steps_per_epoch=N (batches per epoch)."
+        ) from None
+    if length < 1:
+        raise LrlabError(
+            f"the training data ({type(source).__name__}) has no batches (len 0); give a loader "
+            "that yields batches (is the dataset empty, or drop_last with a batch larger than it?)."
+        )
+    return int(length)
+
+
+def _set_epoch(source: Any, epoch: int) -> None:
+    """Tell the source, its sampler, batch sampler and dataset which epoch starts."""
+    seen: set[int] = set()
+    for holder in (
+        source,
+        *(getattr(source, name, None) for name in ("sampler", "batch_sampler", "dataset")),
+    ):
+        method = getattr(holder, "set_epoch", None)
+        if callable(method) and id(holder) not in seen:
+            seen.add(id(holder))
+            method(epoch)
+
+
+def _user_scores(user: Callable[[nn.Module], Any]) -> Scores:
+    @torch.no_grad()
+    def scores(model: nn.Module) -> dict[str, float]:
+        was_training = model.training
+        model.eval()
+        try:
+            return numbers(user(model))
+        finally:
+            model.train(was_training)
+
+    return scores
+
+
+def _batch_scores(
+    batches: Iterable[Any], loss_fn: LossFn | None, device: torch.device, world: World
+) -> Scores:
+    return lambda model: score_batches(model, batches, loss_fn, device, world=world)
+
+
+@torch.no_grad()
+def score_batches(
+    model: nn.Module,
+    batches: Iterable[Any],
+    loss_fn: LossFn | None,
+    device: torch.device,
+    *,
+    world: World | None = None,
+) -> dict[str, float]:
+    """Mean loss over ``batches`` (weighted by samples), in eval mode; with the default loss on
+    ``(x, y)`` batches with integer targets, also the accuracy. Data-parallel: each process
+    scores its own batches and the sums are all-reduced."""
+    world = world or World()
+    was_training = model.training
+    model.eval()
+    sums = torch.zeros(4, dtype=torch.float64, device=device)  # loss × samples, samples, hits, targets
+    try:
+        for raw in batches:
+            batch = to_device(raw, device)
+            samples = batch_size_of(batch)
+            if loss_fn is None and is_pair(batch) and not batch[1].is_floating_point():
+                out = model(batch[0])
+                if isinstance(out, Tensor):
+                    sums[2:] += _hits(out, batch[1])
+                    loss = supervised_loss(out, batch[1])
+                else:
+                    loss = default_loss(model, batch)
+            else:
+                loss = (loss_fn or default_loss)(model, batch)
+            sums[0] += loss.detach().double() * samples
+            sums[1] += samples
+    finally:
+        model.train(was_training)
+    loss_sum, count, hits, targets = world.sum(sums).tolist()
+    if count == 0:
+        raise LrlabError(f"the held-out data ({type(batches).__name__}) yielded no batches.")
+    scores = {"loss": loss_sum / count}
+    return scores | {"acc": hits / targets} if targets else scores
+
+
+def _hits(out: Tensor, y: Tensor) -> Tensor:
+    """Correct predictions and targets (class scores in the last dimension, or in dimension 1)."""
+    last = out.ndim == y.ndim + 1 and out.shape[:-1] == y.shape
+    predicted = out.argmax(dim=-1 if last else 1)
+    if predicted.shape != y.shape:
+        raise LrlabError(
+            f"cannot score outputs of shape {tuple(out.shape)} against targets {tuple(y.shape)} "
+            f"in a batch of {describe((out, y))}; pass evaluate=… or loss_fn=…."
+        )
+    return torch.stack([(predicted == y).sum(), torch.tensor(y.numel(), device=y.device)]).double()
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module, x: Tensor, y: Tensor, data: Data, batch_size: int, *, world: World | None = None
+) -> dict[str, float]:
+    """Mean loss and accuracy (or MSE) of ``model`` on ``(x, y)``, in eval mode.
+
+    With a data-parallel ``world``, each process evaluates its part and the sums are all-reduced.
+    """
+    world = world or World()
+    begin, end = part(len(x), world)
+    loss_sum, hits, count = world.sum(_sums(model, x[begin:end], y[begin:end], data, batch_size)).tolist()
+    loss = loss_sum / max(count, 1)
+    if data.task == "classification":
+        return {"loss": loss, "acc": hits / max(count, 1)}
+    return {"loss": loss, "mse": loss}
+
+
+def part(size: int, world: World) -> tuple[int, int]:
+    """The contiguous part of ``size`` items that ``world.rank`` takes (sizes differ by one at most)."""
+    share, extra = divmod(size, world.size)
+    start = world.rank * share + min(world.rank, extra)
+    return start, start + share + (1 if world.rank < extra else 0)
+
+
+def _sums(model: nn.Module, x: Tensor, y: Tensor, data: Data, batch_size: int) -> Tensor:
+    """Summed loss, correct predictions and sample count of ``(x, y)`` (float64, one tensor)."""
+    was_training = model.training
+    model.eval()
+    sums = torch.zeros(3, device=x.device, dtype=torch.float64)
+    sums[2] = len(x)
+    for start in range(0, len(x), batch_size):
+        out = model(x[start : start + batch_size]).float()
+        target = y[start : start + batch_size]
+        if data.task == "classification":
+            sums[0] += functional.cross_entropy(out, target, reduction="sum")
+            sums[1] += (out.argmax(dim=1) == target).sum()
+        else:
+            sums[0] += functional.mse_loss(as_target(out, target), target, reduction="sum")
+    model.train(was_training)
+    return sums
+
+
+def as_target(out: Tensor, y: Tensor) -> Tensor:
+    """Regression outputs ``(N, 1)`` compare with targets ``(N,)``."""
+    return out.reshape(y.shape) if y.is_floating_point() else out
+
+
+def eval_split(data: Data, device: torch.device) -> tuple[Tensor, Tensor]:
+    """The split evaluated each epoch: validation when there is one, else test."""
+    if data.x_val is not None and data.y_val is not None:
+        return data.x_val.to(device), data.y_val.to(device)
+    return data.x_test.to(device), data.y_test.to(device)
