@@ -43,11 +43,11 @@ from pydantic.fields import FieldInfo
 
 from lrlab.errors import LrlabError, invalid, unknown
 
-Metric = Literal["val_loss", "val_acc", "val_mse", "train_loss"]
 Mode = Literal["auto", "min", "max"]
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 _DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 _PLUGIN = re.compile(r"[A-Za-z_][\w.]*:")
+_METRIC = re.compile(r"train_loss|val_[A-Za-z0-9_]+")
 
 
 class Constraint(ValueError):
@@ -74,6 +74,18 @@ def _known(value: str, kind: str, names: Collection[str]) -> str:
     if not _PLUGIN.match(value) and (name := _spec_name(value, kind)) not in names:
         raise unknown(kind, name, names)
     return value
+
+
+def _metric(value: str) -> str:
+    if not _METRIC.fullmatch(value):
+        raise Constraint(
+            "train_loss or a held-out metric val_<name> (val_loss, val_acc, val_mse, or a key of a "
+            "task's evaluate)"
+        )
+    return value
+
+
+Metric = Annotated[str, AfterValidator(_metric)]  # a task's evaluate may add its own val_<name>
 
 
 class Task(Section):
@@ -316,6 +328,27 @@ def resolve_variant(experiment: Experiment, variant: Variant) -> Experiment:
         raise LrlabError(f"variant {variant.name!r}: {_message(error, {})}") from None
 
 
+def variants_as_search(experiment: Experiment) -> Experiment:
+    """A comparison as a search, for ``lrlab tune``: variants that differ only in ``schedule``
+    become ``schedule = choice(…)`` in ``[search]``, beside the optimizer's built-in space when
+    ``[search]`` names no other keys; any other variant is an error saying why."""
+    if not experiment.variant:
+        return experiment
+    tables = [table for table in VARIANT_TABLES if any(getattr(v, table) for v in experiment.variant)]
+    if tables or any(v.schedule is None for v in experiment.variant) or "schedule" in experiment.search:
+        why = f"set [variant.{tables[0]}] keys" if tables else "are not schedules alone"
+        raise LrlabError(
+            f"the [[variant]] tables {why}, which lrlab compare runs; lrlab tune searches one setting "
+            'at a time: remove them, or search with schedule = "choice(…)" and other keys in [search].'
+        )
+    specs = ", ".join(f'"{v.schedule}"' for v in experiment.variant)
+    from lrlab.optim import parse_optimizer
+
+    search = dict(experiment.search) or {"space": parse_optimizer(experiment.optimizer.name).name}
+    data = experiment.model_dump(exclude={"variant"})
+    return validate({**data, "search": {**search, "schedule": f"choice({specs})"}})
+
+
 # CLI flag → (key path, how it is shown in errors); `early_stopping` also turns the table on.
 OVERRIDES: dict[str, str] = {
     "name": "name",
@@ -377,9 +410,7 @@ def _locate_plugins(data: dict[str, Any], file: Path) -> None:
 
     task = data.get("task")
     tables = [task, *(v.get("task") for v in data.get("variant", []) if isinstance(v, Mapping))]
-    specs = [
-        t.get(key) for t in tables if isinstance(t, Mapping) for key in ("plugin", "model", "dataset")
-    ]
+    specs = [t.get(key) for t in tables if isinstance(t, Mapping) for key in ("plugin", "model", "dataset")]
     if not any(isinstance(spec, str) and is_plugin(spec) for spec in specs):
         return
     task = data.setdefault("task", {})

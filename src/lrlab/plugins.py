@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.machinery
 import inspect
 import os
 import re
@@ -37,8 +38,9 @@ def add_import_dir(folder: str | Path | None) -> None:
     path = str(Path(folder).expanduser().resolve())
     if path not in _EXTRA_DIRS:
         _EXTRA_DIRS.append(path)
-    if path not in sys.path:
-        sys.path.insert(0, path)
+    if path in sys.path:
+        sys.path.remove(path)
+    sys.path.insert(0, path)  # the latest experiment's folder wins over earlier ones
 
 
 def _searched() -> list[str]:
@@ -50,6 +52,7 @@ def import_plugin_module(name: str, kind: str, target: str) -> ModuleType:
     cwd = os.getcwd()
     if cwd not in sys.path:
         sys.path.append(cwd)  # the console script's sys.path lacks it
+    _forget_if_moved(name)
     try:
         module = importlib.import_module(name)
     except ImportError as error:
@@ -59,6 +62,20 @@ def import_plugin_module(name: str, kind: str, target: str) -> ModuleType:
             "packages. Put the module there, or set task.plugin_dir to its folder."
         ) from None
     return _fresh(module)
+
+
+def _forget_if_moved(name: str) -> None:
+    """Drop an imported top-level plug-in module when ``sys.path`` now finds another file of that
+    name (a second experiment folder with its own ``task.py``)."""
+    top = name.partition(".")[0]
+    module = sys.modules.get(top)
+    if module is None or getattr(module, "__file__", None) is None:
+        return
+    spec = importlib.machinery.PathFinder.find_spec(top, sys.path)
+    if spec is not None and spec.origin is not None and spec.origin != module.__file__:
+        for loaded in [key for key in sys.modules if key == top or key.startswith(top + ".")]:
+            del sys.modules[loaded]
+            _STAMPS.pop(loaded, None)
 
 
 def _fresh(module: ModuleType) -> ModuleType:
