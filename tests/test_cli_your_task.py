@@ -139,3 +139,13 @@ def test_a_plugin_that_returns_no_task_and_settings_it_replaces_are_refused(
     )
     assert main(["compare", str(toml), "--out", str(tmp_path / "runs")]) == 2
     assert "task.dataset does not apply with task.plugin" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flag", [["--final"], ["--cv", "3"]])
+def test_tune_refuses_to_split_or_merge_a_plugin_task(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flag: list[str]
+) -> None:
+    toml = small_copy(tmp_path)
+    assert main(["tune", str(toml), *flag, "--out", str(tmp_path / "runs")]) == 2
+    assert "makes its own splits" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()

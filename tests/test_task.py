@@ -67,6 +67,8 @@ def same_state(a: Any, b: Any) -> bool:
         return isinstance(b, Tensor) and a.dtype == b.dtype and torch.equal(a, b)
     if isinstance(a, dict):
         return isinstance(b, dict) and a.keys() == b.keys() and all(same_state(a[k], b[k]) for k in a)
+    if a is None or b is None:
+        return a is b
     if isinstance(a, list | tuple):
         return len(a) == len(b) and all(same_state(x, y) for x, y in zip(a, b, strict=True))
     return bool(a == b)
@@ -82,7 +84,9 @@ def assert_restored(model: nn.Module, optimizer: torch.optim.Optimizer, run: Any
     optimizer_state = copy.deepcopy(optimizer_state)
     torch_rng, python_rng, numpy_rng = rng_states()
     training = model.training
+    grads = [None if p.grad is None else p.grad.clone() for p in model.parameters()]
     result = run()
+    assert same_state([p.grad for p in model.parameters()], grads)
     assert same_state(model.state_dict(), weights)
     assert same_state(optimizer.state_dict(), optimizer_state) and saved is not None
     after = rng_states()

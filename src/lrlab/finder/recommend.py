@@ -50,7 +50,7 @@ class Confirmation:
 class Recommendation:
     """What to train with: ``lr`` (or ``None`` with ``reason``), its ``confidence``, a
     ``(base, max)`` range for cyclic and one-cycle schedules, and two ready specs: ``schedule``
-    (warmup then cosine, for ``--lr lr``) and ``one_cycle`` (for ``--lr max``)."""
+    (warmup then cosine, for ``--lr lr``) and ``one_cycle`` (for ``--lr max``; ``None`` under 4 steps)."""
 
     lr: float | None
     confidence: float
@@ -158,7 +158,7 @@ def recommend(
         reason=answer.reason,
         range=(base, high),
         schedule=warmup_cosine(steps),
-        one_cycle=str(one_cycle(steps=steps, start=_round(base / high))),
+        one_cycle=str(one_cycle(steps=steps, start=_round(base / high))) if steps >= 4 else None,
         steps=steps,
         confirmation=confirmation,
     )

@@ -9,7 +9,8 @@ to the optimizer's base LR), so param groups with LR multipliers sweep together.
 
 Whatever happens (a finished ladder, a divergence, an exception, Ctrl-C), the model's weights and
 buffers, the optimizer's state and param groups, the model's train/eval mode and the Python,
-NumPy and torch random generators are restored bit for bit in a ``try/finally``.
+NumPy and torch random generators and the parameters' gradients are restored bit for bit in a
+``try/finally``.
 
 Under ``torchrun`` the sweep is data-parallel as ``fit`` is: each process takes its share of
 every batch (``batch_size`` per process), gradients are averaged by ``DistributedDataParallel``,
@@ -241,6 +242,7 @@ class _Saved:
     optimizer: dict[str, Any]
     training: list[bool]
     rng: dict[str, Any]
+    grads: list[Tensor | None]
 
 
 def _save(model: nn.Module, optimizer: torch.optim.Optimizer) -> _Saved:
@@ -249,6 +251,7 @@ def _save(model: nn.Module, optimizer: torch.optim.Optimizer) -> _Saved:
         detached_copy(optimizer.state_dict()),
         [module.training for module in model.modules()],
         rng_state(),
+        [None if p.grad is None else p.grad.detach().clone() for p in model.parameters()],
     )
 
 
@@ -257,6 +260,8 @@ def _restore(model: nn.Module, optimizer: torch.optim.Optimizer, saved: _Saved) 
     optimizer.load_state_dict(detached_copy(saved.optimizer))
     for module, training in zip(model.modules(), saved.training, strict=True):
         module.training = training
+    for param, grad in zip(model.parameters(), saved.grads, strict=True):
+        param.grad = grad  # a caller that accumulates gradients finds its own, not the sweep's
     set_rng_state(saved.rng)
 
 
@@ -281,7 +286,8 @@ def _sweep(
     began = time.perf_counter()
     torch.manual_seed(config.seed)  # dropout draws the same masks as a fit with this seed would
     base = float(optimizer.defaults.get("lr", optimizer.param_groups[0]["lr"]))
-    ratios = [float(group["lr"]) / base for group in optimizer.param_groups]
+    # a scheduler's warmup may have scaled the groups' LRs; their ratios are those of the base LRs
+    ratios = [float(group.get("initial_lr", group["lr"])) / base for group in optimizer.param_groups]
     network = training_module(model, device, world, compile=False)
     loss_of = loss_function(workload.loss, network, device, config.amp)
     held_out = _held_out(workload) if config.validation else None

@@ -112,12 +112,7 @@ class Objective:
         """The data each trial trains on: one split (a dataset or a plug-in's task), or the ``cv``
         folds of a dataset."""
         if self._splits is None:
-            base = self.space.base
-            if self.cv and base.task.plugin is not None:
-                raise LrlabError(
-                    f"--cv {self.cv} splits a dataset of lrlab's; the task plug-in {base.task.plugin!r} "
-                    "makes its own splits. Leave out --cv."
-                )
+            base = self.space.base  # a plug-in task with --cv is refused by study.check
             self._splits = [*cv_folds(base, self.cv)] if self.cv else [load_task(base)]
         return self._splits
 
