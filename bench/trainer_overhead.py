@@ -11,6 +11,9 @@ every epoch. Contenders:
 * ``lrlab fit + callbacks``: as ``lrlab train`` runs it, with the divergence guard (a snapshot
   per epoch), ``metrics.csv`` and ``checkpoint.pt``/``best.pt`` (fsynced every epoch).
 * ``DataLoader loop``: the tight loop fed by ``DataLoader(TensorDataset, shuffle=True)``.
+* ``lrlab fit (DataLoader)``: ``fit`` on that same ``DataLoader`` with the same evaluation passed
+  as ``evaluate=`` (a user's own task through the task contract); compared with the DataLoader
+  loop as well as with the tight loop.
 * ``Lightning``: ``lightning.Trainer`` with ``ScheduledLR`` (``interval="step"``) and no logger,
   checkpointing, progress bar, model summary, sanity check or ``self.log`` (its cheapest setup);
   skipped with a note when Lightning is not installed.
@@ -153,12 +156,17 @@ def tight_loop(data: Data, schedule: Schedule, epochs: int, timing: Timing) -> N
         timing.accuracy = evaluate(model, data.x_test, data.y_test)[1]
 
 
+def loader_of(data: Data) -> torch.utils.data.DataLoader[tuple[Tensor, ...]]:
+    """``DataLoader(TensorDataset, shuffle=True)`` over the training tensors, seeded."""
+    dataset = torch.utils.data.TensorDataset(data.x_train, data.y_train)
+    generator = torch.Generator().manual_seed(SEED)
+    return torch.utils.data.DataLoader(dataset, batch_size=BATCH, shuffle=True, generator=generator)
+
+
 def dataloader_loop(data: Data, schedule: Schedule, epochs: int, timing: Timing) -> None:
     model, optimizer = fresh(data)
     base_lrs = [group["lr"] for group in optimizer.param_groups]
-    dataset = torch.utils.data.TensorDataset(data.x_train, data.y_train)
-    generator = torch.Generator().manual_seed(SEED)
-    loader = torch.utils.data.DataLoader(dataset, batch_size=BATCH, shuffle=True, generator=generator)
+    loader = loader_of(data)
     step = 0
     for _ in range(epochs):
         timing.epoch_started()
@@ -183,6 +191,22 @@ def lrlab_fit(data: Data, schedule: Schedule, epochs: int, timing: Timing) -> No
     model, optimizer = fresh(data)
     config = FitConfig(epochs=epochs, batch_size=BATCH, seed=SEED, device="cpu", quiet=True)
     result = fit(model, data, optimizer, schedule, config=config, callbacks=[_EpochClock(timing)])
+    timing.train_loss, timing.accuracy = result.final["train_loss"], result.final["val_acc"]
+
+
+def lrlab_fit_dataloader(data: Data, schedule: Schedule, epochs: int, timing: Timing) -> None:
+    """``fit`` on the DataLoader loop's own ``DataLoader`` and evaluation (a user's task)."""
+    model, optimizer = fresh(data)
+    config = FitConfig(epochs=epochs, batch_size=BATCH, seed=SEED, device="cpu", quiet=True)
+
+    def scores(trained: nn.Module) -> dict[str, float]:
+        loss, accuracy = evaluate(trained, data.x_test, data.y_test)
+        return {"loss": loss, "acc": accuracy}
+
+    callbacks = [_EpochClock(timing)]
+    result = fit(
+        model, loader_of(data), optimizer, schedule, evaluate=scores, config=config, callbacks=callbacks
+    )
     timing.train_loss, timing.accuracy = result.final["train_loss"], result.final["val_acc"]
 
 
@@ -288,9 +312,9 @@ def run_rounds(
     return timings
 
 
-def paired_ratios(timings: dict[str, list[Timing]], name: str) -> list[float]:
-    """Per round: ``name``'s seconds per epoch over the tight loop's in the same round."""
-    pairs = zip(timings[name], timings["tight loop"], strict=True)
+def paired_ratios(timings: dict[str, list[Timing]], name: str, reference: str = "tight loop") -> list[float]:
+    """Per round: ``name``'s seconds per epoch over ``reference``'s in the same round."""
+    pairs = zip(timings[name], timings[reference], strict=True)
     return [run.per_epoch() / tight.per_epoch() for run, tight in pairs]
 
 
@@ -326,12 +350,12 @@ def report(timings: dict[str, list[Timing]], skipped: list[str]) -> None:
         "\n× tight: ratio of the medians; paired: median over rounds of the ratio within a round; "
         "min/min: ratio of the fastest runs (the least disturbed by other load)"
     )
-    for name in timings:
-        if name != "tight loop":
-            ratios = paired_ratios(timings, name)
-            paired = statistics.median(ratios)
-            spread = f"rounds {min(ratios):.3f}..{max(ratios):.3f}"
-            print(f"{name} / tight loop: {paired:.3f} ({(paired - 1) * 100:+.1f}%; {spread})")
+    pairs = [(name, "tight loop") for name in timings if name != "tight loop"]
+    for name, reference in [*pairs, ("lrlab fit (DataLoader)", "DataLoader loop")]:
+        ratios = paired_ratios(timings, name, reference)
+        paired = statistics.median(ratios)
+        spread = f"rounds {min(ratios):.3f}..{max(ratios):.3f}"
+        print(f"{name} / {reference}: {paired:.3f} ({(paired - 1) * 100:+.1f}%; {spread})")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -350,6 +374,7 @@ def main(argv: list[str] | None = None) -> int:
         "lrlab fit": lrlab_fit,
         "lrlab fit + callbacks": lrlab_fit_recorded,
         "DataLoader loop": dataloader_loop,
+        "lrlab fit (DataLoader)": lrlab_fit_dataloader,
     }
     skipped = []
     lightning_run = lightning_contender()

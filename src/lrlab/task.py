@@ -149,7 +149,7 @@ def supervised_loss(out: Tensor, y: Tensor, reduction: str = "mean") -> Tensor:
     if y.is_floating_point():
         shaped = out.reshape(y.shape) if out.numel() == y.numel() else out
         return functional.mse_loss(shaped, y, reduction=reduction)
-    if out.ndim == y.ndim + 1 and out.shape[:-1] == y.shape:
+    if out.ndim > 2 and out.ndim == y.ndim + 1 and out.shape[:-1] == y.shape:  # (B, T, classes)
         return functional.cross_entropy(out.flatten(0, -2), y.flatten(), reduction=reduction)
     return functional.cross_entropy(out, y, reduction=reduction)
 
