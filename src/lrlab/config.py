@@ -130,8 +130,9 @@ class Task(Section):
     @classmethod
     def _dataset(cls, value: str) -> str:
         from lrlab.data import DATASETS
+        from lrlab.data.text import TEXT
 
-        return _known(value, "dataset", DATASETS)
+        return _known(value, "dataset", [*DATASETS, TEXT])
 
     @field_validator("model")
     @classmethod
@@ -161,6 +162,7 @@ class Train(Section):
     """
 
     epochs: int = Field(default=10, ge=1)
+    steps: int | None = Field(default=None, ge=1)
     batch_size: int = Field(default=128, ge=1)
     seed: int = Field(default=0, ge=0, lt=2**63)
     device: str = "auto"
@@ -359,6 +361,7 @@ OVERRIDES: dict[str, str] = {
     "val_fraction": "task.val_fraction",
     "augment": "task.augment",
     "epochs": "train.epochs",
+    "steps": "train.steps",
     "batch_size": "train.batch_size",
     "seed": "train.seed",
     "device": "train.device",

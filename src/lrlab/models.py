@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable, Sequence
 
@@ -89,11 +90,115 @@ def linear(input_shape: Shape, num_outputs: int) -> nn.Module:
     return nn.Sequential(nn.Flatten(), nn.Linear(math.prod(input_shape), num_outputs))
 
 
+class CausalSelfAttention(nn.Module):
+    """Multi-head causal self-attention through ``scaled_dot_product_attention``."""
+
+    def __init__(self, width: int, heads: int, dropout: float) -> None:
+        super().__init__()
+        self.heads, self.dropout = heads, dropout
+        self.qkv, self.proj = nn.Linear(width, 3 * width), nn.Linear(width, width)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        batch, time, width = x.shape
+        q, k, v = (
+            part.view(batch, time, self.heads, width // self.heads).transpose(1, 2)
+            for part in self.qkv(x).split(width, dim=2)
+        )
+        dropout = self.dropout if self.training else 0.0
+        out = nn.functional.scaled_dot_product_attention(q, k, v, dropout_p=dropout, is_causal=True)
+        merged: torch.Tensor = self.proj(out.transpose(1, 2).reshape(batch, time, width))
+        return merged
+
+
+class Block(nn.Module):
+    """A pre-norm transformer block: ``x + attention(norm(x))``, then ``x + mlp(norm(x))``."""
+
+    def __init__(self, width: int, heads: int, dropout: float) -> None:
+        super().__init__()
+        self.norm1, self.norm2 = nn.LayerNorm(width), nn.LayerNorm(width)
+        self.attention = CausalSelfAttention(width, heads, dropout)
+        self.mlp = nn.Sequential(
+            nn.Linear(width, 4 * width), nn.GELU(), nn.Linear(4 * width, width), nn.Dropout(dropout)
+        )
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.dropout(self.attention(self.norm1(x)))
+        out: torch.Tensor = x + self.mlp(self.norm2(x))
+        return out
+
+
+class CharTransformer(nn.Module):
+    """A small GPT over character ids ``(batch, time)`` → next-character scores ``(batch, time,
+    vocabulary)``: token and position embeddings, pre-norm blocks, a final norm, and an output
+    layer tied to the token embedding (GPT-2's initialization: normal, std 0.02)."""
+
+    def __init__(
+        self, vocabulary: int, context: int, *, layers: int, heads: int, width: int, dropout: float
+    ) -> None:
+        super().__init__()
+        self.context = context
+        self.tokens, self.positions = nn.Embedding(vocabulary, width), nn.Embedding(context, width)
+        self.dropout = nn.Dropout(dropout)
+        self.blocks = nn.Sequential(*(Block(width, heads, dropout) for _ in range(layers)))
+        self.norm = nn.LayerNorm(width)
+        self.head = nn.Linear(width, vocabulary, bias=False)
+        self.head.weight = self.tokens.weight
+        for module in self.modules():
+            if isinstance(module, nn.Linear | nn.Embedding):
+                nn.init.normal_(module.weight, std=0.02)
+            if isinstance(module, nn.Linear) and module.bias is not None:
+                nn.init.zeros_(module.bias)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        time = ids.shape[1]
+        if time > self.context:
+            raise LrlabError(
+                f"char-transformer: windows of {time} characters exceed its context={self.context}."
+            )
+        positions = torch.arange(time, device=ids.device)
+        x = self.dropout(self.tokens(ids) + self.positions(positions))
+        out: torch.Tensor = self.head(self.norm(self.blocks(x)))
+        return out
+
+
+def char_transformer(
+    input_shape: Shape,
+    num_outputs: int,
+    *,
+    layers: int = 4,
+    heads: int = 4,
+    width: int = 128,
+    context: int | None = None,
+    dropout: float = 0.0,
+) -> nn.Module:
+    """A character transformer (:class:`CharTransformer`) for windows of ``input_shape[0]``
+    characters and ``num_outputs`` character ids; ``context`` (default: the windows' length) is
+    the longest window it accepts."""
+    window = input_shape[0] if len(input_shape) == 1 else 0
+    if not window:
+        raise LrlabError(
+            f"char-transformer reads windows of character ids, got inputs shaped {input_shape}; use text(…)."
+        )
+    for name, value in (("layers", layers), ("heads", heads), ("width", width)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise invalid(name, "an integer >= 1", value)
+    if width % heads:
+        raise invalid("width", f"a multiple of heads={heads}", width)
+    context = window if context is None else context
+    if isinstance(context, bool) or not isinstance(context, int) or context < window:
+        raise invalid("context", f"an integer >= the windows' length {window}", context)
+    return CharTransformer(
+        num_outputs, context, layers=layers, heads=heads, width=width, dropout=_fraction("dropout", dropout)
+    )
+
+
 MODELS: dict[str, Callable[..., nn.Module]] = {
     "lenet": lenet,
     "cifar-cnn": cifar_cnn,
     "mlp": mlp,
     "linear": linear,
+    "char-transformer": char_transformer,
 }
 
 
@@ -116,7 +221,7 @@ def build_model(spec: str, input_shape: Shape, num_outputs: int) -> nn.Module:
     if builder is None:
         raise unknown("model", call.name, MODELS)
     options = dict(call.kwargs)
-    allowed = set(builder.__code__.co_varnames[2 : builder.__code__.co_argcount])
+    allowed = set(list(inspect.signature(builder).parameters)[2:])
     for key in options:
         if key not in allowed:
             raise unknown(f"{call.name} option", key, allowed or ["(none)"])

@@ -61,6 +61,8 @@ class Task:
         model: builds a fresh model (experiment-file plug-ins must give it; it is called after
             seeding, so a run's initial weights follow its seed).
         name: shown in run records.
+        input_shape, num_outputs: what lrlab's own models (``task.model`` in an experiment) are
+            sized for when the task gives no ``model`` (a text corpus: its context and vocabulary).
     """
 
     train: Iterable[Any]
@@ -71,6 +73,8 @@ class Task:
     steps_per_epoch: int | None = None
     model: Callable[[], nn.Module] | None = None
     name: str = "task"
+    input_shape: tuple[int, ...] | None = None
+    num_outputs: int | None = None
 
     def __post_init__(self) -> None:
         for field in ("train", "val", "test"):

@@ -45,11 +45,12 @@ examples:
   lrlab find-lr --param weight_decay --lr 0.05 --optimizer "sgd(momentum=0.9)"
   torchrun --nproc-per-node 4 -m lrlab find-lr --dataset mnist --model lenet --batch-size 64
 """
-# flags shared with `lrlab train`, as (dest, flag): repeated in the recommended command
+# flags shared with `lrlab train`, as (dest, its flag in lrlab train): repeated in the recommended command
 SHARED = (
     ("dataset", "--dataset"), ("model", "--model"), ("val_fraction", "--val-fraction"),
     ("data_dir", "--data-dir"), ("optimizer", "--optimizer"), ("lr_multiplier", "--lr-multiplier"),
-    ("epochs", "--epochs"), ("batch_size", "--batch-size"), ("seed", "--seed"), ("device", "--device"),
+    ("epochs", "--epochs"), ("train_steps", "--steps"), ("batch_size", "--batch-size"), ("seed", "--seed"),
+    ("device", "--device"),
     ("init_from", "--init-from"), ("freeze", "--freeze"), ("name", "--name"),
 )  # fmt: skip
 
@@ -72,6 +73,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--lr-multiplier", action="append", metavar="PREFIX=X", help="e.g. head=10 (repeatable)"
     )
     task.add_argument("--epochs", type=int, metavar="N", help="the training the schedule is for")
+    task.add_argument(
+        "--train-steps", type=int, metavar="N", help="the training the schedule is for, in updates"
+    )
     task.add_argument("--batch-size", type=int, metavar="N")
     task.add_argument("--seed", type=int, metavar="N")
     task.add_argument("--device", metavar="DEV", help="auto (CUDA when present), cpu, cuda, cuda:N")
@@ -113,8 +117,9 @@ def _experiment(args: argparse.Namespace) -> Experiment:
     from lrlab.config import Experiment, apply_overrides, load_experiment
 
     base = load_experiment(args.experiment) if args.experiment else Experiment()
-    shared = {dest: getattr(args, dest) for dest, _ in SHARED if dest not in ("lr_multiplier",)}
-    return apply_overrides(base, lr=args.lr, lr_multipliers=_multipliers(args.lr_multiplier), **shared)
+    shared = {dest: getattr(args, dest) for dest, _ in SHARED if dest not in ("lr_multiplier", "train_steps")}
+    multipliers = _multipliers(args.lr_multiplier)
+    return apply_overrides(base, lr=args.lr, lr_multipliers=multipliers, steps=args.train_steps, **shared)
 
 
 def _check(args: argparse.Namespace) -> None:

@@ -88,6 +88,7 @@ def add_setting_arguments(parser: argparse.ArgumentParser) -> None:
         help="LR factor for parameters under a name prefix (repeatable), e.g. head=10",
     )
     opt.add_argument("--epochs", type=int, metavar="N")
+    opt.add_argument("--steps", type=int, metavar="N", help="a budget in updates instead of epochs")
     opt.add_argument("--batch-size", type=int, metavar="N")
     opt.add_argument("--seed", type=int, metavar="N")
     opt.add_argument("--device", metavar="DEV", help="auto (CUDA when present), cpu, cuda, cuda:N")
@@ -136,6 +137,7 @@ def overrides(args: argparse.Namespace) -> dict[str, object]:
         schedule=args.schedule,
         lr_multipliers=_multipliers(args.lr_multiplier),
         epochs=args.epochs,
+        steps=args.steps,
         batch_size=args.batch_size,
         seed=args.seed,
         device=args.device,

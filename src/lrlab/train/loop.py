@@ -13,6 +13,7 @@ metrics and stop decision, and only rank 0 runs the callbacks that write files.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 import time
@@ -105,6 +106,8 @@ def train_epoch(run: Run, workload: Workload, device: torch.device) -> tuple[Ten
     losses: list[Tensor] = []
     samples = 0
     for index, (batch, weight) in enumerate(workload.batches(run.state.epoch)):
+        if config.steps is not None and run.state.step >= config.steps:
+            break
         _set_lr(optimizer, run.base_lrs, run.multiplier(run.state.step))
         loss = loss_of(batch)
         optimizer.zero_grad(set_to_none=True)
@@ -198,6 +201,8 @@ def fit(
     seed_everything(config.seed)
     model.to(device)
     workload = bind(source, config, device, world)
+    if config.steps is not None:  # a budget in updates: as many epochs as it takes
+        config = dataclasses.replace(config, epochs=-(-config.steps // workload.steps_per_epoch))
     base_lrs = [float(group.setdefault("initial_lr", group["lr"])) for group in optimizer.param_groups]
     run = Run(
         model=model,
@@ -216,7 +221,8 @@ def fit(
     )
     _start(run, Path(run_dir) if run_dir is not None else None, resume)
     began = time.perf_counter()
-    with Progress(config.epochs * run.steps_per_epoch, quiet=config.quiet or not world.main) as progress:
+    total = config.steps or config.epochs * run.steps_per_epoch
+    with Progress(total, quiet=config.quiet or not world.main) as progress:
         for _ in _epochs(run):
             started = time.perf_counter()
             run.step_losses, samples = train_epoch(run, workload, device)

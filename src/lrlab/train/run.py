@@ -54,6 +54,9 @@ from lrlab.train.setup import (
     plugin_sources,
 )
 
+# keys added after runs were named: left out of a run's identity while unset, so runs that do
+# not use them keep their names (and --resume finds them)
+UNSET_KEEPS_NAME = (("task", "plugin"), ("train", "steps"))
 CONFIG = "config.json"
 SUMMARY = "summary.json"
 STATUSES = ("finished", "early-stopped", "diverged")
@@ -92,8 +95,9 @@ def run_name(experiment: Experiment, world_size: int = 1) -> str:
             "search": True,
         },
     )
-    if identity["task"]["plugin"] is None:
-        del identity["task"]["plugin"]  # names of runs without plug-ins are as before plug-ins came
+    for table, key in UNSET_KEEPS_NAME:
+        if identity[table][key] is None:
+            del identity[table][key]
     if sources := plugin_sources(experiment):
         identity["plugin_sources"] = sources
     if world_size > 1:

@@ -7,12 +7,14 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
 
 from lrlab.config import Experiment
 from lrlab.data import Data, load_dataset
+from lrlab.data.text import TEXT, TEXT_OPTIONS, text_task
 from lrlab.errors import LrlabError
 from lrlab.models import build_model
 from lrlab.optim import build_optimizer
@@ -43,7 +45,8 @@ def load_task(experiment: Experiment) -> Data | Task:
     its options, ``batch_size`` and ``seed``), else its dataset (:func:`load_data`)."""
     spec = experiment.task.plugin
     if spec is None:
-        return load_data(experiment)
+        text = text_options(experiment.task.dataset)
+        return load_data(experiment) if text is None else load_text(experiment, text)
     add_import_dir(experiment.task.plugin_dir)
     seed_everything(experiment.train.seed)  # a plug-in that shuffles or splits draws seeded numbers
     given = {"batch_size": experiment.train.batch_size, "seed": experiment.train.seed}
@@ -54,6 +57,38 @@ def load_task(experiment: Experiment) -> Data | Task:
             f"train=<batches>, …), got {_shown(task)}."
         )
     return task
+
+
+def text_options(spec: str) -> dict[str, Any] | None:
+    """The options of a ``text(…)`` dataset spec (``None``: another dataset)."""
+    from lrlab.spec import Chain, parse_expression
+
+    if not spec.strip().startswith(f"{TEXT}("):
+        return None
+    call = parse_expression(spec)
+    if isinstance(call, Chain) or call.args:
+        raise LrlabError(
+            f"text options are keyword-only, like text(path='input.txt', context=64), got {spec!r}."
+        )
+    options = dict(call.kwargs)
+    extra = sorted(set(options) - set(TEXT_OPTIONS))
+    if extra or "path" not in options:
+        problem = f"has no option {extra[0]!r}" if extra else "needs path='file.txt'"
+        raise LrlabError(f"text {problem}; valid options: {', '.join(TEXT_OPTIONS)}.")
+    return options
+
+
+def load_text(experiment: Experiment, options: dict[str, Any]) -> Task:
+    """A ``text(…)`` dataset: the corpus task, batched and seeded by ``[train]``."""
+    train = experiment.train
+    fraction = options.pop("val_fraction", experiment.task.val_fraction)
+    return text_task(
+        **options,
+        val_fraction=fraction,
+        batch_size=train.batch_size,
+        seed=train.seed,
+        eval_batch_size=train.eval_batch_size,
+    )
 
 
 def _shown(value: object) -> str:
@@ -95,6 +130,8 @@ def build_task_model(experiment: Experiment, task: Data | Task) -> nn.Module:
     if isinstance(task, Data):
         return build_model(experiment.task.model, task.input_shape, task.output_size)
     factory = task.model
+    if factory is None and task.input_shape is not None and task.num_outputs is not None:
+        return build_model(experiment.task.model, task.input_shape, task.num_outputs)
     if factory is None:
         raise LrlabError(f"task plug-in {experiment.task.plugin!r} gave no model=… to build the model.")
     try:
@@ -180,6 +217,7 @@ def fit_config(experiment: Experiment, *, quiet: bool = True, ramp: Schedule | N
         quiet=quiet,
         ramp=ramp,
         compile=train.compile,
+        steps=train.steps,
     )
 
 

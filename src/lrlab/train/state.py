@@ -27,7 +27,8 @@ class FitConfig:
     autocast (CUDA only). ``eval_batch_size``: batch size for evaluation. ``batch_size`` is per
     process under data-parallel training. ``ramp``: a per-step multiplier laid over the schedule
     (the large-batch warmup of :mod:`lrlab.scaling`). ``compile``: train through
-    ``torch.compile(model)``.
+    ``torch.compile(model)``. ``steps``: the budget in updates instead of epochs (the last
+    epoch stops when it is spent; ``epochs`` is then derived from it).
     """
 
     epochs: int = 10
@@ -42,10 +43,13 @@ class FitConfig:
     quiet: bool = False
     ramp: Schedule | None = None
     compile: bool = False
+    steps: int | None = None
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size", "eval_batch_size"):
+        for name in ("epochs", "batch_size", "eval_batch_size", "steps"):
             value = getattr(self, name)
+            if name == "steps" and value is None:
+                continue
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise invalid(name, "an integer >= 1", value)
         if self.interval not in ("step", "epoch"):
