@@ -17,20 +17,23 @@ An experiment without variants is compared as one variant named ``base``.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import json
 import multiprocessing
 import os
+import pickle
 import signal
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Protocol
 
+from lrlab import lifeline, runlock
 from lrlab.compare_checks import check_runs_can_start, finished_runs
 from lrlab.config import Experiment, Variant, resolve_variant, to_toml, validate
 from lrlab.errors import invalid
@@ -39,6 +42,7 @@ from lrlab.report.records import VariantRow, aggregate, load_runs, write_summary
 EXPERIMENT_FILE = "experiment.toml"
 RUNS = "runs"
 SUMMARY_CSV = "summary.csv"
+RUN_SUMMARY = "summary.json"  # in a run directory: the run finished
 BASE_VARIANT = "base"
 
 
@@ -116,12 +120,14 @@ def worker_threads(jobs: int) -> int:
 @dataclass(frozen=True)
 class Plan:
     """What a comparison will do, known once every check has passed: its directory, every run
-    (in :func:`expand` order), the summaries of those finished before, and the worker count."""
+    (in :func:`expand` order), the summaries of those finished before, and the worker count
+    (``jobs``, at most one per CPU and one per pending run; ``lowered`` says why when lower)."""
 
     directory: Path
     specs: tuple[RunSpec, ...]
     done: dict[Path, dict[str, Any]]
     workers: int
+    lowered: str | None = None  # why ``workers`` is below the ``jobs`` asked for, if it is
 
     @property
     def pending(self) -> list[RunSpec]:
@@ -146,11 +152,24 @@ def plan(
     missing files are an error here), each variant's model and optimizer, and old run folders.
     Writes nothing; the arguments are those of :func:`compare`."""
     specs = tuple(expand(experiment, seeds))
-    workers = _check_jobs(jobs)
+    _check_jobs(jobs)
     directory = Path(out).expanduser() / experiment.name
     done = finished_runs(specs, directory)
     check_runs_can_start([spec for spec in specs if spec.folder not in done])
-    return Plan(directory, specs, done, min(workers, max(1, len(specs) - len(done))))
+    workers, lowered = worker_count(jobs, len(specs) - len(done))
+    return Plan(directory, specs, done, workers, lowered)
+
+
+def worker_count(jobs: int, pending: int) -> tuple[int, str | None]:
+    """The trainers for ``pending`` runs when ``jobs`` are asked for (``0``: one per CPU): at most
+    one per CPU and one per run, at least 1; and why an explicit ``jobs`` was lowered, if it was."""
+    cpus = _cpus()
+    workers = max(1, min(jobs or cpus, cpus, pending))
+    if not jobs or workers >= jobs or pending == 0:
+        return workers, None
+    limits = [f"{cpus} CPU{'s' * (cpus != 1)}"] if cpus == workers else []
+    limits += [f"{pending} run{'s' * (pending != 1)} to train"] if pending == workers else []
+    return workers, f"jobs={jobs} lowered to {workers}: {' and '.join(limits)}"
 
 
 def compare(
@@ -205,10 +224,9 @@ def _names(specs: Sequence[RunSpec]) -> list[str]:
     return list(dict.fromkeys(spec.variant for spec in specs))
 
 
-def _check_jobs(jobs: int) -> int:
+def _check_jobs(jobs: int) -> None:
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 0:
         raise invalid("jobs", "an integer >= 0 (0: one per CPU)", jobs)
-    return jobs or _cpus()
 
 
 def _cpus() -> int:
@@ -226,16 +244,20 @@ def _train_all(
 ) -> list[RunReport]:
     """Train ``pending`` with ``jobs`` trainers: this process and ``jobs - 1`` spawned workers (no
     forked torch state; works on every OS), each taking the next run as it frees up. This process
-    trains too, so one worker fewer pays the start of a fresh Python (importing torch)."""
-    runs = _Runs(pending, progress)
+    trains too, so one worker fewer pays the start of a fresh Python (importing torch).
+
+    The workers are started from this (the main) thread and die with this process
+    (:mod:`lrlab.lifeline`); each run is trained under its run directory's lock
+    (:mod:`lrlab.runlock`)."""
+    runs = _Runs([_Task(spec, _stamp(directory / spec.folder / RUN_SUMMARY)) for spec in pending], progress)
     threads = worker_threads(jobs)
     if jobs == 1:
         _train_here(runs, directory, threads)
         return runs.reports
     context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(jobs - 1, mp_context=context, initializer=_start_worker, initargs=(threads,))
+    workers = [_Worker(context, threads) for _ in range(jobs - 1)]
     feeders = [
-        threading.Thread(target=_feed, args=(pool, runs, directory), daemon=True) for _ in range(jobs - 1)
+        threading.Thread(target=_feed, args=(worker, runs, directory), daemon=True) for worker in workers
     ]
     for feeder in feeders:
         feeder.start()
@@ -243,25 +265,93 @@ def _train_all(
         _train_here(runs, directory, threads)
     except BaseException as error:
         runs.fail(error)
+        if not isinstance(error, Exception):  # Ctrl-C, exit: no waiting for the workers' runs
+            for worker in workers:
+                worker.kill()
         raise
     finally:
         for feeder in feeders:
             feeder.join()
-        pool.shutdown(wait=True, cancel_futures=True)
+        for worker in workers:
+            worker.stop()
     runs.raise_failure()
     return runs.reports
+
+
+class WorkerDied(ChildProcessError):
+    """A worker process ended while it trained a run (killed, or out of memory)."""
+
+
+class _Worker:
+    """A spawned worker process that trains the runs it is sent, one at a time, over a pipe."""
+
+    def __init__(self, context: multiprocessing.context.SpawnContext, threads: int) -> None:
+        here, there = context.Pipe()
+        self.connection = here
+        self.process = context.Process(
+            target=_worker_main, args=(there, threads, os.getpid()), name="lrlab-compare-worker"
+        )
+        self.process.start()
+        there.close()  # the worker's end lives in the worker: its death is this end's EOF
+
+    def run(self, task: _Task, directory: Path) -> RunReport:
+        """Train ``task`` in the worker; its error is raised here."""
+        try:
+            self.connection.send((task, directory))
+            ok, value = self.connection.recv()
+        except (EOFError, OSError):
+            raise WorkerDied(f"worker process {self.process.pid} died") from None
+        if not ok:
+            raise value
+        report: RunReport = value
+        return report
+
+    def stop(self) -> None:
+        """Ask the worker to end, and wait for it (a worker that does not end is killed)."""
+        with contextlib.suppress(OSError):
+            self.connection.send(None)
+        self.process.join(STOP_WAIT_S)
+        if self.process.is_alive():
+            self.kill()
+        self.connection.close()
+
+    def kill(self) -> None:
+        """End the worker at once (its run resumes from its last checkpoint)."""
+        self.process.kill()
+        self.process.join()
+
+
+STOP_WAIT_S = 10.0
+Stamp = tuple[int, int]  # a file's inode and modification time: which version of it
+
+
+@dataclass(frozen=True)
+class _Task:
+    """A run to train; ``stale``: the stamp of a ``summary.json`` its folder held when the
+    comparison was planned that did not count as finished (one that appears later does)."""
+
+    spec: RunSpec
+    stale: Stamp | None = None
+
+
+def _stamp(path: Path) -> Stamp | None:
+    try:
+        status = path.stat()
+    except FileNotFoundError:
+        return None
+    return status.st_ino, status.st_mtime_ns
 
 
 class _Runs:
     """The runs left to train and the reports so far, shared by the threads that hand them out."""
 
-    def __init__(self, pending: Sequence[RunSpec], progress: Progress | None) -> None:
+    def __init__(self, pending: Sequence[_Task], progress: Progress | None) -> None:
         self.reports: list[RunReport] = []
         self._left, self._progress = deque(pending), progress
         self._errors: list[BaseException] = []
         self._lock = threading.Lock()
 
-    def take(self) -> RunSpec | None:
+    def take(self) -> _Task | None:
         """The next run to train (None when all are handed out, or one failed)."""
         with self._lock:
             return self._left.popleft() if self._left and not self._errors else None
@@ -279,7 +369,7 @@ class _Runs:
         """Raise the first failure of a worker, if any."""
         if not self._errors:
             return
-        if isinstance(self._errors[0], BrokenProcessPool):
+        if isinstance(self._errors[0], WorkerDied):
             raise ChildProcessError(
                 "a worker process died (killed, or out of memory); run the same command again to "
                 "continue: finished runs are kept and started ones resume."
@@ -287,11 +377,11 @@ class _Runs:
         raise self._errors[0]
 
 
-def _feed(pool: ProcessPoolExecutor, runs: _Runs, directory: Path) -> None:
-    """Keep one worker of ``pool`` busy with the next runs."""
-    while (spec := runs.take()) is not None:
+def _feed(worker: _Worker, runs: _Runs, directory: Path) -> None:
+    """Keep ``worker`` busy with the next runs."""
+    while (task := runs.take()) is not None:
         try:
-            runs.done(pool.submit(run_one, spec, directory).result())
+            runs.done(worker.run(task, directory))
         except BaseException as error:  # handed to the main thread, which raises it
             runs.fail(error)
             return
@@ -303,10 +393,38 @@ def _train_here(runs: _Runs, directory: Path, threads: int) -> None:
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        while (spec := runs.take()) is not None:
-            runs.done(run_one(spec, directory))
+        while (task := runs.take()) is not None:
+            runs.done(run_one(task.spec, directory, stale=task.stale))
     finally:
         torch.set_num_threads(before)
+
+
+def _worker_main(connection: Connection, threads: int, parent: int) -> None:
+    """A worker process: train each run it is sent until told to stop or its parent is gone."""
+    lifeline.die_with_parent(parent)
+    _start_worker(threads)
+    while not lifeline.orphaned(parent):
+        try:
+            message = connection.recv()
+        except (EOFError, OSError):  # the parent closed its end, or died
+            return
+        if message is None:
+            return
+        task, directory = message
+        try:
+            reply: tuple[bool, Any] = (True, run_one(task.spec, directory, stale=task.stale))
+        except Exception as error:
+            reply = (False, _portable(error))
+        connection.send(reply)
+
+
+def _portable(error: Exception) -> Exception:
+    """``error``, or a plain error with its type and message when it cannot be pickled."""
+    try:
+        pickle.loads(pickle.dumps(error))
+    except Exception:
+        return RuntimeError(f"{type(error).__name__}: {error}")
+    return error
 
 
 def _start_worker(threads: int) -> None:
@@ -318,13 +436,30 @@ def _start_worker(threads: int) -> None:
     importlib.import_module("lrlab.train.run")  # before the first run, so its time is the run's
 
 
-def run_one(spec: RunSpec, directory: Path) -> RunReport:
-    """Train (or resume) one run into ``directory / spec.folder``, quietly."""
+def run_one(spec: RunSpec, directory: Path, *, stale: Stamp | None = None) -> RunReport:
+    """Train (or resume) one run into ``directory / spec.folder``, quietly, holding its lock: a
+    run another process is training is waited for, and one that finished meanwhile (a
+    ``summary.json`` other than the ``stale`` one) is reported as trained before (``pid`` None),
+    not trained again."""
     from lrlab.train.run import train
 
-    started = time.perf_counter()
-    result = train(spec.experiment, run_dir=directory / spec.folder, resume=True, quiet=True)
+    folder = directory / spec.folder
+    with runlock.claim(folder, wait=True):
+        summary = folder / RUN_SUMMARY
+        finished = _summary(summary) if _stamp(summary) not in (None, stale) else None
+        if finished is not None:
+            return RunReport(spec, finished, None, 0.0)
+        started = time.perf_counter()
+        result = train(spec.experiment, run_dir=folder, resume=True, quiet=True)
     return RunReport(spec, result.summary, os.getpid(), time.perf_counter() - started)
+
+
+def _summary(path: Path) -> dict[str, Any] | None:
+    try:
+        summary: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    return summary
 
 
 def _build_report(directory: Path) -> Path | None:

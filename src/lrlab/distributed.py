@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 import torch
 import torch.distributed as dist
 
+from lrlab import lifeline
 from lrlab.errors import LrlabError
 
 T = TypeVar("T")
@@ -139,13 +140,16 @@ def device_for(world: World, device: torch.device) -> torch.device:
 def start(device: torch.device) -> World:
     """Join the process group ``torchrun`` set up (once; later calls return the same world).
 
-    The backend is nccl for CUDA devices, gloo for the CPU. One process needs no group.
+    The backend is nccl for CUDA devices, gloo for the CPU. One process needs no group. Each
+    process of several dies with the launcher that started it (:mod:`lrlab.lifeline`): a killed
+    ``torchrun`` leaves no process training on.
     """
     world = from_env()
     if not world.parallel or dist.is_initialized():
         return current() if world.parallel else world
     if not dist.is_available():
         raise LrlabError("this torch build has no torch.distributed; install one that has it for torchrun.")
+    lifeline.die_with_parent(os.getppid())
     if device.type == "cuda":
         torch.cuda.set_device(device_for(world, device))
     backend = "nccl" if device.type == "cuda" else "gloo"
@@ -188,11 +192,26 @@ def stop() -> None:
 def launch(nproc: int, argv: Sequence[str]) -> int:
     """Run ``lrlab ARGV`` in ``nproc`` processes on this machine with ``torchrun --standalone``
     (a free port on loopback); return its exit code. A failed process ends the job. Unless
-    ``$OMP_NUM_THREADS`` says otherwise, each process gets its share of the CPUs' threads."""
+    ``$OMP_NUM_THREADS`` says otherwise, each process gets its share of the CPUs' threads.
+
+    ``torchrun`` gets SIGTERM when this process dies (Linux's parent-death signal; it then stops
+    its processes, which also die with it on their own), so killing ``lrlab train --nproc`` ends
+    the whole job."""
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}"]
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     env = {"OMP_NUM_THREADS": str(max(1, cpus // nproc))} | dict(os.environ)
-    return subprocess.call([*command, "-m", "lrlab", *argv], env=env)
+    # preexec_fn is unsafe only beside other threads; the command line that launches has none
+    with subprocess.Popen(
+        [*command, "-m", "lrlab", *argv],
+        env=env,
+        preexec_fn=lifeline.parent_death_sigterm,  # noqa: PLW1509
+    ) as process:
+        try:
+            return process.wait()
+        except BaseException:  # Ctrl-C reached torchrun too; an error here must not orphan it
+            process.terminate()
+            process.wait()
+            raise
 
 
 def without_option(argv: Sequence[str], option: str) -> list[str]:

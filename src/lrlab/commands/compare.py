@@ -104,6 +104,8 @@ class _Progress:
             print(f"lrlab: {line}", file=sys.stderr)
 
     def start(self, plan: Plan) -> None:
+        if plan.lowered is not None:  # said even when quiet: the command does less than asked
+            print(f"lrlab: note: {plan.lowered.replace('jobs=', '--jobs ', 1)}", file=sys.stderr)
         variants = len(dict.fromkeys(spec.variant for spec in plan.specs))
         self.total = len(plan.specs)
         seeds = self.total // variants
