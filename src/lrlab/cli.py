@@ -21,6 +21,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, NamedTuple
 
 from lrlab import __version__
+from lrlab.commands import branches as branches_command
 from lrlab.commands import compare as compare_command
 from lrlab.commands import find_lr as find_lr_command
 from lrlab.commands import report as report_command
@@ -275,4 +276,5 @@ COMMANDS: tuple[Command, ...] = (
     _from_module("compare", compare_command),
     _from_module("tune", tune_command),
     _from_module("report", report_command),
+    _from_module("branches", branches_command),
 )

@@ -77,7 +77,7 @@ def plot_schedule(
         values = [lr * value for value in values]
     xs, ys = _decimate(values, BUCKETS)
     if ax is None:
-        figure = _new_figure()
+        figure = new_figure()
         ax = figure.add_subplot()
         ax.set_title(textwrap.fill(str(schedule), TITLE_WIDTH, break_on_hyphens=False))
         show_legend = label is not None
@@ -150,7 +150,8 @@ def _figure_of(ax: Axes) -> Figure:
     return figure
 
 
-def _new_figure(size: tuple[float, float] = (7.0, 4.0), dpi: float = 100.0) -> Figure:
+def new_figure(size: tuple[float, float] = (7.0, 4.0), dpi: float = 100.0) -> Figure:
+    """A figure on the Agg canvas (no pyplot, no display), constrained layout."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -287,7 +288,7 @@ def save_comparison_figures(figures: Mapping[str, Figure], folder: str | os.Path
 def _figure_and_ax(ax: Axes | None) -> tuple[Figure, Axes]:
     if ax is not None:
         return _figure_of(ax), ax
-    figure = _new_figure(COMPARISON_SIZE, dpi=150)  # crisp PNGs on high-density screens
+    figure = new_figure(COMPARISON_SIZE, dpi=150)  # crisp PNGs on high-density screens
     return figure, figure.add_subplot()
 
 

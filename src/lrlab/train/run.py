@@ -41,6 +41,7 @@ from lrlab.distributed import World
 from lrlab.errors import LrlabError
 from lrlab.scaling import LrScaling, resolve
 from lrlab.task import Task
+from lrlab.train.callbacks import Callback
 from lrlab.train.checkpoint import BEST, CHECKPOINT
 from lrlab.train.feed import steps_per_epoch, test_scores
 from lrlab.train.logging import METRICS, write_text_atomic
@@ -122,10 +123,11 @@ def train(
     resume: bool = False,
     quiet: bool = False,
     run_dir: str | Path | None = None,
+    callbacks: Sequence[Callback] = (),
 ) -> RunResult:
     """Train ``experiment`` into its run directory under ``out`` (or exactly ``run_dir``, as
     ``lrlab compare`` places its runs); with ``resume``, continue the run there exactly from its
-    last checkpoint (or start it when there is none yet).
+    last checkpoint (or start it when there is none yet). ``callbacks`` join the experiment's.
 
     Raises:
         LrlabError: bad settings, or a directory that already holds a run and no ``resume``.
@@ -154,7 +156,7 @@ def train(
             optimizer,
             experiment.schedule,
             config=fit_config(experiment, quiet=quiet, ramp=scaling.ramp()),
-            callbacks=build_callbacks(experiment, folder),
+            callbacks=[*build_callbacks(experiment, folder), *callbacks],
             run_dir=folder,
             resume=resuming,
         )
