@@ -9,6 +9,7 @@ change the experiment before the search. Running the same command again continue
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from typing import TYPE_CHECKING
 
@@ -124,17 +125,20 @@ def build_config(args: argparse.Namespace) -> TuneConfig:
 
 def run(args: argparse.Namespace) -> int:
     """``lrlab tune``: check everything, run the study, print the best configuration."""
-    from lrlab.tune.study import check, study_folder, tune
+    from lrlab.tune.study import check, study_folder, tune, worker_count
     from lrlab.tune.workers import log_trials
 
     config = build_config(args)
     experiment = build_experiment(args)
     check(experiment, config)  # every mistake before the first line of output
     name, folder, _ = study_folder(experiment, config)
+    workers, lowered = worker_count(experiment, config)
     log_trials(not args.quiet)
+    if lowered is not None:  # said even when quiet: the command does less than asked
+        print(f"lrlab: note: {lowered}", file=sys.stderr)
     if not args.quiet:
         print(
-            f"lrlab: study {name!r} in {folder}: {config.trials} trials, {config.workers} worker(s)",
+            f"lrlab: study {name!r} in {folder}: {config.trials} trials, {workers} worker(s)",
             file=sys.stderr,
         )
     try:
@@ -142,7 +146,8 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print(f"lrlab: interrupted; run the same command to continue the study ({folder})", file=sys.stderr)
         raise
-    print_result(result)
+    # the lowered worker count was said on stderr before the study began
+    print_result(dataclasses.replace(result, notes=[note for note in result.notes if note != lowered]))
     return 0 if result.best is not None else 1
 
 

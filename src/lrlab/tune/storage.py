@@ -35,6 +35,8 @@ STUDY_DB = "study.db"
 BUSY_TIMEOUT_S = 60.0
 MAX_RETRY = 3  # times a killed trial is queued again
 CREATE_ATTEMPTS = 5
+SQLITE_HEADER = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite 3 database
+_checked: set[Path] = set()  # SQLite files checked by this process (before it connected)
 
 
 def default_url(folder: Path) -> str:
@@ -74,7 +76,34 @@ def check_url(url: str) -> Path | None:
             "--storage must be a file or a database server: an in-memory SQLite database is gone "
             "with its connection, so no worker would see the study."
         )
+    if path is not None and path.resolve() not in _checked:
+        check_sqlite_file(path)
+        _checked.add(path.resolve())
     return path
+
+
+def check_sqlite_file(path: Path) -> None:
+    """Refuse an existing ``path`` that is not an SQLite database (an empty file is an empty
+    database): SQLite would overwrite a short file and fail on any other.
+
+    Call it before this process opens an SQLite connection to ``path`` (:func:`check_url` does,
+    once per file): closing any descriptor of a database file drops the POSIX locks SQLite holds
+    on it in this process, and other processes could then corrupt the database."""
+    try:
+        with path.open("rb") as file:
+            head = file.read(len(SQLITE_HEADER))
+    except FileNotFoundError:
+        return
+    except IsADirectoryError:
+        raise LrlabError(f"the study storage {path} is a folder, not an SQLite file; name a file.") from None
+    except OSError as error:
+        raise LrlabError(f"cannot read the study storage {path}: {error.strerror or error}.") from None
+    if head and head != SQLITE_HEADER:
+        size = path.stat().st_size
+        raise LrlabError(
+            f"the study storage {path} is not an SQLite database (a file of {size} byte"
+            f"{'s' * (size != 1)} that lrlab will not overwrite); name a new file, or move it away."
+        )
 
 
 def open_storage(url: str, *, heartbeat: int) -> optuna.storages.RDBStorage:

@@ -17,7 +17,9 @@ it. Samplers and pruners are Optuna's, chosen by name (:func:`make_sampler`,
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import os
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -31,7 +33,7 @@ from lrlab.errors import LrlabError, invalid, unknown
 from lrlab.train.logging import write_text_atomic
 from lrlab.train.monitor import resolve_mode
 from lrlab.tune.space import LrScaling, SearchSpace, build_space
-from lrlab.tune.storage import check_url, default_url, open_storage
+from lrlab.tune.storage import check_url, default_url, open_storage, sqlite_path
 
 SAMPLERS = ("tpe", "random", "grid", "cmaes", "gp")
 PRUNERS = ("asha", "hyperband", "median", "none")
@@ -247,6 +249,13 @@ def check(experiment: Experiment, config: TuneConfig) -> SearchSpace:
         LrlabError: a bad space, no held-out data, a bad storage URL, a grid of ranges.
     """
     space = build_space(experiment)
+    plugin = experiment.task.plugin
+    if plugin is not None and (config.cv or config.final):
+        flag = f"--cv {config.cv}" if config.cv else "--final"
+        raise LrlabError(
+            f"{flag} splits or merges a dataset of lrlab's; the task plug-in {plugin!r} makes its own "
+            f"splits. Leave out {flag} (train the best with lrlab train best.toml)."
+        )
     if config.cv == 0 and experiment.task.val_fraction == 0:
         raise LrlabError(
             "tuning needs held-out data: set task.val_fraction > 0 (e.g. --val-fraction 0.1) or "
@@ -259,10 +268,47 @@ def check(experiment: Experiment, config: TuneConfig) -> SearchSpace:
     return space
 
 
+def trial_budget(space: SearchSpace, config: TuneConfig) -> int:
+    """The finished trials the study needs: ``trials``, at most the grid's size with ``grid``."""
+    if config.sampler != "grid":
+        return config.trials
+    return min(config.trials, math.prod(len(values) for values in grid_of(space).values()))
+
+
+def worker_count(experiment: Experiment, config: TuneConfig) -> tuple[int, str | None]:
+    """The local worker processes ``config.workers`` becomes: at most one per CPU and one per
+    trial still to run (the study's finished trials count), at least 1; and why it was lowered,
+    if it was. Reads the study when it exists; writes nothing."""
+    left = trial_budget(build_space(experiment), config) - _finished_trials(experiment, config)
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    workers = max(1, min(config.workers, cpus, left))
+    if workers >= config.workers or left <= 0:
+        return workers, None
+    limits = [f"{cpus} CPU{'s' * (cpus != 1)}"] if cpus == workers else []
+    limits += [f"{left} trial{'s' * (left != 1)} to run"] if left == workers else []
+    return workers, f"--workers {config.workers} lowered to {workers}: {' and '.join(limits)}"
+
+
+def _finished_trials(experiment: Experiment, config: TuneConfig) -> int:
+    name, _, url = study_folder(experiment, config)
+    path = sqlite_path(url)
+    if path is not None and not path.exists():
+        return 0
+    storage = open_storage(url, heartbeat=config.heartbeat)
+    try:
+        study_id = storage.get_study_id_from_name(name)
+    except KeyError:
+        return 0
+    finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    return len(storage.get_all_trials(study_id, deepcopy=False, states=finished))
+
+
 def tune(experiment: Experiment, config: TuneConfig) -> TuneResult:
     """Run the study of ``experiment`` to ``config.trials`` finished trials (or its timeout),
     then write best.toml, the final retrain (``config.final``) and the report. Each finished
-    trial is logged (INFO) to the ``lrlab.tune`` logger, by worker processes too.
+    trial is logged (INFO) to the ``lrlab.tune`` logger, by worker processes too; a failed one
+    (WARNING) with its cause. ``config.workers`` is lowered as :func:`worker_count` says (the
+    result's notes say so).
 
     Raises:
         LrlabError: a bad setting or space (before any training), or a study that differs.
@@ -278,8 +324,14 @@ def tune(experiment: Experiment, config: TuneConfig) -> TuneResult:
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         open_study(experiment, config, space)  # creates it once, before any worker starts
     write_text_atomic(folder / EXPERIMENT, to_toml(experiment))
+    workers, lowered = worker_count(experiment, config)
     job = Job(
-        experiment=experiment, config=config, folder=folder, url=url, study_name=name, deadline=deadline
+        experiment=experiment,
+        config=dataclasses.replace(config, workers=workers),
+        folder=folder,
+        url=url,
+        study_name=name,
+        deadline=deadline,
     )
     notes = run_workers(job)
-    return finish(job, space, notes)
+    return finish(job, space, [lowered, *notes] if lowered else notes)

@@ -11,6 +11,11 @@ attribute ``over_budget`` before training anything.
 
 A storage that stays locked past its timeout (SQLite under heavy contention) costs a pause and
 a retry, never the worker: a trial caught in it is failed by the heartbeat check and retried.
+
+A failed trial keeps its cause, one line, in the user attribute ``fail_reason`` (Optuna itself
+only logs it), and its line is logged as a warning: a command line shows it even when quiet.
+Worker processes die with the process that started them (:mod:`lrlab.lifeline`); their running
+trials are then failed by the heartbeat check and retried by the next ``lrlab tune``.
 """
 
 from __future__ import annotations
@@ -19,7 +24,9 @@ import dataclasses
 import logging
 import math
 import multiprocessing
+import os
 import signal
+import sys
 import time
 import warnings
 from collections.abc import Callable
@@ -29,15 +36,19 @@ from pathlib import Path
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from lrlab import lifeline
 from lrlab.config import Experiment
 from lrlab.errors import LrlabError
 from lrlab.tune.objective import Objective
-from lrlab.tune.space import SearchSpace, build_space
+from lrlab.tune.space import build_space
 from lrlab.tune.storage import open_storage
-from lrlab.tune.study import TuneConfig, grid_of, make_pruner, make_sampler
+from lrlab.tune.study import TuneConfig, make_pruner, make_sampler, trial_budget
 
 logger = logging.getLogger("lrlab.tune")
 OVER_BUDGET = "over_budget"
+FAIL_REASON = "fail_reason"
+STDERR_HANDLER = "lrlab-stderr"
+REASON_CHARS = 300  # a failure's cause is one line, at most this long
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 LIVE = (*FINISHED, TrialState.RUNNING, TrialState.WAITING)
 POLL_S = 1.0
@@ -59,7 +70,7 @@ class Job:
     study_name: str
     deadline: float = math.inf  # time.time() after which no trial starts (--timeout)
     index: int = 0
-    log: bool = False
+    log_level: int | None = None  # a worker process's lrlab.tune log to stderr: its level, or none
 
 
 def run_workers(job: Job) -> list[str]:
@@ -70,9 +81,12 @@ def run_workers(job: Job) -> list[str]:
         run_worker(job)
         return []
     context = multiprocessing.get_context("spawn")  # no forked torch or database state
-    log = logger.isEnabledFor(logging.INFO)
+    level = logger.getEffectiveLevel() if logger.handlers else None
+    # started from this thread, which ends with the process: they die with it (lrlab.lifeline)
     processes = [
-        context.Process(target=worker_main, args=(dataclasses.replace(job, index=i, log=log),))
+        context.Process(
+            target=worker_main, args=(dataclasses.replace(job, index=i, log_level=level), os.getpid())
+        )
         for i in range(workers)
     ]
     try:
@@ -94,20 +108,33 @@ def run_workers(job: Job) -> list[str]:
 
 
 def log_trials(enabled: bool, prefix: str = "lrlab: ") -> None:
-    """For a command line: one line per trial on stderr (from ``lrlab.tune``) when ``enabled``,
-    and Optuna's own log limited to errors (lrlab says the same in its lines)."""
+    """For a command line: lines from ``lrlab.tune`` on stderr — one per trial when ``enabled``,
+    else only warnings (failed trials and their causes) — and Optuna's own log limited to errors
+    (lrlab says the same in its lines)."""
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-    if enabled and not logger.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter(f"{prefix}%(message)s"))
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
+    _log_to_stderr(logging.INFO if enabled else logging.WARNING, prefix)
 
 
-def worker_main(job: Job) -> None:
-    """Entry point of a worker process."""
+def _log_to_stderr(level: int, prefix: str) -> None:
+    """One handler of ours on ``logger``, writing to the ``sys.stderr`` of now (a handler made
+    for an earlier command would write to its stream)."""
+    for old in [h for h in logger.handlers if h.get_name() == STDERR_HANDLER]:
+        logger.removeHandler(old)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.set_name(STDERR_HANDLER)
+    handler.setFormatter(logging.Formatter(f"{prefix}%(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(level)
+
+
+def worker_main(job: Job, parent: int | None = None) -> None:
+    """Entry point of a worker process started by process ``parent`` (it dies with it)."""
+    if parent is not None:
+        lifeline.die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C ends a worker at once, as a kill would
-    log_trials(job.log, f"lrlab: [worker {job.index + 1}] ")
+    if job.log_level is not None:
+        optuna.logging.set_verbosity(optuna.logging.ERROR)
+        _log_to_stderr(job.log_level, f"lrlab: [worker {job.index + 1}] ")
     try:
         run_worker(job)
     except LrlabError as error:
@@ -148,7 +175,7 @@ def _work(job: Job) -> None:
         ),
         pruner=make_pruner(config.pruner, steps=job.experiment.train.epochs * max(1, config.cv)),
     )
-    budget = _budget(space, config)
+    budget = trial_budget(space, config)
     objective = Objective(space, job.folder, cv=config.cv, scaling=config.scaling(job.experiment))
     objective.splits()  # a dataset that cannot be loaded stops the worker, not each trial
     failures = 0
@@ -156,18 +183,12 @@ def _work(job: Job) -> None:
         trial = _one_trial(study, _guarded(objective, study, budget))
         if trial is None:
             continue
-        logger.info("%s", describe_trial(study, trial))
         over = trial.user_attrs.get(OVER_BUDGET, False)
-        failures = failures + 1 if trial.state == TrialState.FAIL and not over else 0
+        failed = trial.state == TrialState.FAIL and not over
+        logger.log(logging.WARNING if failed else logging.INFO, "%s", describe_trial(study, trial))
+        failures = failures + 1 if failed else 0
         if failures >= MAX_FAILURES:
-            reason = trial.system_attrs.get("fail_reason", "see the messages above")
-            raise LrlabError(f"{MAX_FAILURES} trials in a row failed; the last one: {reason}")
-
-
-def _budget(space: SearchSpace, config: TuneConfig) -> int:
-    if config.sampler != "grid":
-        return config.trials
-    return min(config.trials, math.prod(len(values) for values in grid_of(space).values()))
+            raise LrlabError(f"{MAX_FAILURES} trials in a row failed; the last one: {fail_reason(trial)}")
 
 
 def _wait_for_others(study: optuna.Study, budget: int) -> bool:
@@ -190,9 +211,44 @@ def _guarded(objective: Objective, study: optuna.Study, budget: int) -> Callable
         if len(ahead) >= budget:
             trial.set_user_attr(OVER_BUDGET, True)
             raise OverBudget(f"trial {trial.number} started after the study had its {budget} trials")
-        return objective(trial)
+        return with_fail_reason(objective)(trial)
 
     return run
+
+
+def with_fail_reason(objective: Callable[[optuna.Trial], float]) -> Callable[[optuna.Trial], float]:
+    """``objective`` that stores why a trial fails (an error, or a value Optuna refuses) in the
+    trial's user attribute ``fail_reason`` before Optuna marks it failed."""
+
+    def run(trial: optuna.Trial) -> float:
+        try:
+            value = objective(trial)
+        except optuna.TrialPruned:
+            raise
+        except Exception as error:
+            trial.set_user_attr(FAIL_REASON, one_line(error))
+            raise
+        if isinstance(value, float) and math.isnan(value):
+            trial.set_user_attr(FAIL_REASON, "the trial's value is NaN (no epoch had a finite metric)")
+        return value
+
+    return run
+
+
+def one_line(error: BaseException) -> str:
+    """An error as one line: an :class:`LrlabError`'s message, else the type and first line."""
+    lines = str(error).strip().splitlines()
+    text = lines[0] if lines else ""
+    if not isinstance(error, LrlabError):
+        text = f"{type(error).__name__}: {text}" if text else type(error).__name__
+    return text if len(text) <= REASON_CHARS else text[: REASON_CHARS - 1] + "…"
+
+
+def fail_reason(trial: FrozenTrial) -> str:
+    """Why ``trial`` failed, as recorded (a trial failed by the heartbeat check has no cause: its
+    worker was killed)."""
+    reason = trial.user_attrs.get(FAIL_REASON) or trial.system_attrs.get(FAIL_REASON)
+    return str(reason) if reason else "no cause was recorded (its worker was killed?)"
 
 
 def _one_trial(study: optuna.Study, objective: Callable[[optuna.Trial], float]) -> FrozenTrial | None:
@@ -213,7 +269,7 @@ def describe_trial(study: optuna.Study, trial: FrozenTrial) -> str:
     if trial.user_attrs.get(OVER_BUDGET):
         return f"trial {trial.number}: not run, the study already has its trials"
     if trial.state == TrialState.FAIL:
-        return f"trial {trial.number} failed: {trial.system_attrs.get('fail_reason', 'unknown reason')}"
+        return f"trial {trial.number} failed: {fail_reason(trial)}"
     monitor = study.user_attrs.get("lrlab", {}).get("monitor", "value")
     parts = [
         f"trial {trial.number} {state}",
