@@ -12,10 +12,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from lrlab import runlock
 from lrlab.errors import LrlabError
 from lrlab.train.callbacks import Callback
 from lrlab.train.early_stopping import copy_weights, metric_value
 from lrlab.train.monitor import Monitor
+from lrlab.train.rundir import check_config, remove_temporaries
 from lrlab.train.state import Run
 
 CHECKPOINT = "checkpoint.pt"
@@ -97,7 +99,11 @@ def load_run_state(path: Path, run: Run) -> None:
 
 class Checkpoint(Callback):
     """Write ``checkpoint.pt`` (the whole run) every ``every`` epochs and ``best.pt`` (weights)
-    whenever ``monitor`` improves; both atomically."""
+    whenever ``monitor`` improves; both atomically.
+
+    The fit holds its run directory from start to end (:mod:`lrlab.runlock`; a directory another
+    process is training is refused), and each start — fresh or resumed — first removes the
+    temporaries of saves a kill interrupted and refuses a ``config.json`` that cannot be read."""
 
     order = 200
     writes_files = True
@@ -107,9 +113,22 @@ class Checkpoint(Callback):
     ) -> None:
         self.directory = Path(directory)
         self.monitor, self.every = Monitor(monitor, mode), every
+        self._claimed = False
 
     def on_fit_start(self, run: Run) -> None:
         self.monitor = Monitor(self.monitor.metric, self.monitor.mode)
+        self._release()
+        self._claimed = runlock.acquire(self.directory, wait=False)
+        remove_temporaries(self.directory)
+        check_config(self.directory)
+
+    def on_fit_end(self, run: Run) -> None:
+        self._release()
+
+    def _release(self) -> None:
+        if self._claimed:
+            runlock.release(self.directory)
+            self._claimed = False
 
     def on_epoch_end(self, run: Run, metrics: Mapping[str, float]) -> None:
         epoch = int(metrics["epoch"])
