@@ -94,8 +94,17 @@ def read_idx(path: str | Path) -> np.ndarray:
     return values.reshape(shape).astype(dtype.newbyteorder("="))
 
 
-def read_idx_pair(images: str | Path, labels: str | Path) -> tuple[np.ndarray, np.ndarray]:
-    """Read an images file and its labels file, checking that they belong together.
+def read_idx_pair(
+    images: str | Path, labels: str | Path, *, num_classes: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Read an images file and its labels file, checking that they belong together and hold
+    data: every image value finite, every label one of the classes.
+
+    Args:
+        images: the images file.
+        labels: the labels file.
+        num_classes: the declared classes (labels ``0 … num_classes - 1``); without it, the
+            classes are ``0 …`` the largest label, and each of them must occur.
 
     Returns:
         ``(images, labels)``: images with at least 2 dimensions (samples first), labels 1-D
@@ -111,4 +120,45 @@ def read_idx_pair(images: str | Path, labels: str | Path) -> tuple[np.ndarray, n
             f"IDX files do not match: '{images}' holds {len(x)} images but '{labels}' holds "
             f"{len(y)} labels. Use the labels file that belongs to these images."
         )
+    check_finite_values(Path(images), x)
+    check_labels(Path(labels), y, num_classes)
     return x, y
+
+
+def check_finite_values(path: Path, x: np.ndarray) -> None:
+    """Refuse NaN or infinite values (float IDX files only can hold them), naming the file."""
+    if x.dtype.kind != "f":
+        return
+    bad = ~np.isfinite(x.reshape(len(x), -1)).all(axis=1)
+    if bad.any():
+        first = int(np.argmax(bad))
+        raise bad_file(
+            path,
+            f"{int(bad.sum())} sample(s) hold NaN or infinite values, the first is sample {first}",
+        )
+
+
+def check_labels(path: Path, y: np.ndarray, num_classes: int | None) -> None:
+    """Refuse labels outside ``0 … num_classes - 1``; without ``num_classes``, negative labels
+    and classes up to the largest label that never occur (one stray label of 255 among 0 … 9
+    would otherwise make 256 classes)."""
+    if len(y) == 0:
+        return
+    high = num_classes - 1 if num_classes is not None else int(y.max())
+    outside = (y < 0) | (y > high)
+    if outside.any():
+        first = int(np.argmax(outside))
+        raise bad_file(
+            path,
+            f"label {int(y[first])} of sample {first} is outside the {high + 1} classes 0..{high} "
+            f"({int(outside.sum())} such label(s))",
+        )
+    if num_classes is None:
+        missing = np.setdiff1d(np.arange(high + 1), y)
+        if len(missing):
+            shown = ", ".join(str(int(c)) for c in missing[:5]) + (", …" if len(missing) > 5 else "")
+            raise LrlabError(
+                f"IDX file '{path}': its labels run up to {high}, but {len(missing)} of the classes "
+                f"0..{high} never occur ({shown}): a label is damaged, or the classes are not "
+                f"0..{high}. Declare them with num_classes=N in idx(…)."
+            )

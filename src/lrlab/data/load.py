@@ -41,6 +41,7 @@ _PLUGIN = re.compile(
 )
 _TRAIN_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz")
 _TEST_FILES = ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+MNIST_CLASSES = 10
 
 
 def default_data_dir() -> Path:
@@ -62,9 +63,11 @@ def _labels(y: np.ndarray | Tensor) -> Tensor:
 
 def _mnist_like(source: download.Source, context: _Context) -> Data:
     paths = download.ensure_files(source, context.data_dir / source.name, download=context.download)
-    x_train, y_train = read_idx_pair(*(paths[name] for name in _TRAIN_FILES))
-    x_test, y_test = read_idx_pair(*(paths[name] for name in _TEST_FILES))
-    return _tensors_to_data(context.name, (x_train, y_train, x_test, y_test), images=True, num_classes=10)
+    x_train, y_train = read_idx_pair(*(paths[name] for name in _TRAIN_FILES), num_classes=MNIST_CLASSES)
+    x_test, y_test = read_idx_pair(*(paths[name] for name in _TEST_FILES), num_classes=MNIST_CLASSES)
+    return _tensors_to_data(
+        context.name, (x_train, y_train, x_test, y_test), images=True, num_classes=MNIST_CLASSES
+    )
 
 
 def _cifar10(context: _Context) -> Data:
@@ -85,7 +88,11 @@ def _idx(context: _Context) -> Data:
     for key in ("images", "labels"):
         if not isinstance(options[key], str):
             raise invalid(key, "a path in quotes", options[key])
-    x, y = read_idx_pair(Path(options["images"]).expanduser(), Path(options["labels"]).expanduser())
+    classes = options.get("num_classes")
+    if classes is not None and (isinstance(classes, bool) or not isinstance(classes, int) or classes < 2):
+        raise invalid("num_classes", "an integer >= 2", classes)
+    images, labels = (Path(options[key]).expanduser() for key in ("images", "labels"))
+    x, y = read_idx_pair(images, labels, num_classes=classes)
     split = builtin.tail_split(as_float_inputs(x, images=True), _labels(y), options["test_size"])
     return _tensors_to_data(context.name, split, num_classes=options.get("num_classes"))
 
@@ -204,6 +211,26 @@ def _load(spec: str, data_dir: Path, download: bool) -> Data:
     return loader(_Context(name, options, data_dir, download))
 
 
+def check_finite(data: Data, spec: str) -> Data:
+    """Refuse inputs (and regression targets) that hold NaN or infinity, naming the dataset: a
+    training on them would only look like a learning rate that diverges."""
+    splits = [("x", "train"), ("x", "val"), ("x", "test")]
+    if data.task == "regression":
+        splits += [("y", "train"), ("y", "val"), ("y", "test")]
+    for kind, split in splits:
+        values: Tensor | None = getattr(data, f"{kind}_{split}")
+        if values is None or not values.is_floating_point() or len(values) == 0:
+            continue
+        bad = ~torch.isfinite(values.reshape(len(values), -1)).all(dim=1)
+        if bool(bad.any()):
+            what = "inputs" if kind == "x" else "targets"
+            raise LrlabError(
+                f"dataset {spec!r}: {int(bad.sum())} {split} sample(s) hold NaN or infinite {what}, "
+                f"the first is {split} sample {int(bad.nonzero()[0, 0])}; repair or remove them."
+            )
+    return data
+
+
 def load_dataset(
     spec: str,
     *,
@@ -235,5 +262,5 @@ def load_dataset(
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
         raise invalid("seed", "an integer in [0, 2**63)", seed)
     folder = default_data_dir() if data_dir is None else Path(data_dir).expanduser()
-    data = split_validation(_load(spec, folder, download), val_fraction, seed)
+    data = split_validation(check_finite(_load(spec, folder, download), spec), val_fraction, seed)
     return standardize(data) if normalize else data
