@@ -10,6 +10,18 @@ A spec names one of torch's optimizers and its settings, with torch's own argume
 Settings left out take torch's defaults. The learning rate is not part of a spec: schedules and
 tuning own it, so it is an argument of :func:`build_optimizer`.
 
+Three optimizers come from optional packages, with those packages' own argument names; each
+package is imported only when an optimizer is built from its spec (parsing needs nothing extra)::
+
+    schedulefree_sgd(momentum=0.9, warmup_steps=100)     # pip install "lrlab[schedulefree]"
+    schedulefree_adamw(betas=[0.9, 0.999], warmup_steps=100)
+    prodigy(d_coef=1.0, safeguard_warmup=true)           # pip install "lrlab[prodigy]"
+
+Schedule-free optimizers take gradients at one point and are evaluated at another (their
+``train()`` / ``eval()``); :func:`lrlab.train.fit` switches them (see :mod:`lrlab.train.averaged`).
+Prodigy estimates its LR scale ``d`` itself; the ``lr`` it is given multiplies ``d`` (``1.0`` by
+convention, as its authors recommend).
+
 ``weight_decay`` means two different things. For ``sgd``, ``rmsprop`` and ``adam`` it is L2
 regularization: ``weight_decay * param`` is added to the gradient, so Adam's adaptive scaling
 also scales the decay. For ``adamw`` it is decoupled decay (Loshchilov & Hutter): the weights
@@ -23,6 +35,9 @@ Usage::
 
 from __future__ import annotations
 
+import contextlib
+import importlib
+import io
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -45,6 +60,38 @@ _OPTIMIZERS: dict[str, tuple[type[torch.optim.Optimizer], tuple[str, ...]]] = {
     "adam": (torch.optim.Adam, _ADAM_KEYS),
     "adamw": (torch.optim.AdamW, _ADAM_KEYS),
 }
+
+
+@dataclass(frozen=True)
+class _Extra:
+    """An optimizer of an optional package: where its class lives, its keys (the package's own
+    names and order), and the extra that installs it."""
+
+    module: str
+    cls: str
+    keys: tuple[str, ...]
+    extra: str
+
+
+# Left out: `lr` (as above); Prodigy's `fsdp_in_use` (a sharding switch it detects itself).
+_SCHEDULEFREE_TAIL = ("weight_decay", "warmup_steps", "r", "weight_lr_power", "foreach")
+_PRODIGY_KEYS = (
+    *("betas", "beta3", "eps", "weight_decay", "decouple", "use_bias_correction"),
+    *("safeguard_warmup", "d0", "d_coef", "growth_rate", "slice_p"),
+)
+_EXTRAS: dict[str, _Extra] = {
+    "schedulefree_sgd": _Extra(
+        "schedulefree", "SGDScheduleFree", ("momentum", *_SCHEDULEFREE_TAIL), "schedulefree"
+    ),
+    "schedulefree_adamw": _Extra(
+        "schedulefree", "AdamWScheduleFree", ("betas", "eps", *_SCHEDULEFREE_TAIL), "schedulefree"
+    ),
+    "prodigy": _Extra("prodigyopt", "Prodigy", _PRODIGY_KEYS, "prodigy"),
+}
+_NAMES = (*_OPTIMIZERS, *_EXTRAS)
+# Settings whose range depends on the optimizer: schedule-free SGD divides by its momentum when it
+# moves the weights to the averaged point, so 0 is out (its AdamW's first beta: _check_first_beta).
+_KINDS = {("schedulefree_sgd", "momentum"): "open_unit", ("prodigy", "beta3"): "beta"}
 _RANGES: dict[str, tuple[str, Callable[[float], bool]]] = {
     "momentum": ("a number in [0, 1)", lambda x: 0 <= x < 1),
     "dampening": ("a number in [0, 1]", lambda x: 0 <= x <= 1),
@@ -53,7 +100,14 @@ _RANGES: dict[str, tuple[str, Callable[[float], bool]]] = {
     "eps": ("a finite number > 0", lambda x: 0 < x < math.inf),
     "beta": ("a number in [0, 1)", lambda x: 0 <= x < 1),
     "lr": ("a finite number > 0", lambda x: 0 < x < math.inf),
+    "open_unit": ("a number in (0, 1)", lambda x: 0 < x < 1),
+    "r": ("a finite number >= 0", lambda x: 0 <= x < math.inf),
+    "weight_lr_power": ("a finite number >= 0", lambda x: 0 <= x < math.inf),
+    "d0": ("a finite number > 0", lambda x: 0 < x < math.inf),
+    "d_coef": ("a finite number > 0", lambda x: 0 < x < math.inf),
+    "growth_rate": ("a finite number >= 1 (leave it out for no limit)", lambda x: 1 <= x < math.inf),
 }
+_COUNTS = {"warmup_steps": 0, "slice_p": 1}  # integer settings and their least value
 # _NormBase: BatchNorm*, InstanceNorm*, SyncBatchNorm and their lazy forms.
 _NORM_LAYERS: tuple[type[nn.Module], ...] = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm)
 _NORM_LAYERS += (nn.LocalResponseNorm, nn.CrossMapLRN2d) + ((nn.RMSNorm,) if hasattr(nn, "RMSNorm") else ())
@@ -74,9 +128,9 @@ class OptimizerSpec:
     settings: tuple[tuple[str, object], ...] = ()
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or self.name not in _OPTIMIZERS:
-            raise unknown("optimizer", str(self.name), _OPTIMIZERS)
-        keys = _OPTIMIZERS[self.name][1]
+        if not isinstance(self.name, str) or self.name not in _NAMES:
+            raise unknown("optimizer", str(self.name), _NAMES)
+        keys = _keys(self.name)
         given = dict(self.settings)
         if len(given) != len(self.settings):
             raise LrlabError(f"{self.name}(): each setting may appear once, got {self.settings!r}.")
@@ -87,12 +141,24 @@ class OptimizerSpec:
                 raise unknown(f"{self.name}() parameter", str(key), keys)
         settings = {key: _setting(self.name, key, given[key]) for key in keys if key in given}
         _check_nesterov(self.name, settings)
+        _check_first_beta(self.name, settings)
         object.__setattr__(self, "settings", tuple(settings.items()))
 
     @property
     def optimizer_class(self) -> type[torch.optim.Optimizer]:
-        """The torch class this spec builds."""
-        return _OPTIMIZERS[self.name][0]
+        """The class this spec builds; an optional package's is imported here, on first use."""
+        if self.name in _OPTIMIZERS:
+            return _OPTIMIZERS[self.name][0]
+        extra = _EXTRAS[self.name]
+        try:
+            module = importlib.import_module(extra.module)
+        except ImportError:
+            raise LrlabError(
+                f"{self.name}() needs the {extra.module} package, which is not installed; "
+                f'pip install "lrlab[{extra.extra}]".'
+            ) from None
+        built: type[torch.optim.Optimizer] = getattr(module, extra.cls)
+        return built
 
     def kwargs(self) -> dict[str, Any]:
         """The settings as keyword arguments of :attr:`optimizer_class`."""
@@ -114,10 +180,10 @@ def parse_optimizer(text: str | OptimizerSpec) -> OptimizerSpec:
     expression = parse_expression(text)
     if not isinstance(expression, Call):
         raise LrlabError(f"an optimizer spec is one call like 'sgd(momentum=0.9)', got {text!r}.")
-    if expression.name not in _OPTIMIZERS:
-        raise unknown("optimizer", expression.name, _OPTIMIZERS)
+    if expression.name not in _NAMES:
+        raise unknown("optimizer", expression.name, _NAMES)
     if expression.args:
-        example = f"{expression.name}({_OPTIMIZERS[expression.name][1][0]}=…)"
+        example = f"{expression.name}({_keys(expression.name)[0]}=…)"
         raise LrlabError(f"{expression.name}() takes keyword arguments: write {example}.")
     return OptimizerSpec(expression.name, expression.kwargs)
 
@@ -133,14 +199,21 @@ def build_optimizer(
     """Build the torch optimizer ``spec`` names over the groups of :func:`param_groups`.
 
     ``lr`` is the base learning rate (``optimizer.defaults["lr"]``); each group's ``lr`` is the
-    base times its multiplier. Everything is validated before torch sees it.
+    base times its multiplier. Everything is validated before torch sees it. For ``prodigy``,
+    ``lr`` multiplies the LR scale it estimates (``1.0`` by convention), and ``lr_multipliers``
+    are refused: Prodigy takes one LR for every group.
     """
     parsed = parse_optimizer(spec)
     rate = _number("lr", lr, "lr")
+    if parsed.name == "prodigy" and lr_multipliers:
+        fix = "Prodigy scales every group by the one d it estimates; train with one LR (lr=1.0)."
+        raise invalid("lr_multipliers", "empty for prodigy()", _shown(dict(lr_multipliers)), fix)
     groups = param_groups(
         model_or_params, rate, decay_norm_and_bias=decay_norm_and_bias, lr_multipliers=lr_multipliers
     )
-    return parsed.optimizer_class(groups, **{"lr": rate, **parsed.kwargs()})
+    cls = parsed.optimizer_class
+    with contextlib.redirect_stdout(io.StringIO()):  # Prodigy's constructor prints; lrlab never does
+        return cls(groups, **{"lr": rate, **parsed.kwargs()})
 
 
 def param_groups(
@@ -176,7 +249,12 @@ def param_groups(
     ]
 
 
+def _keys(name: str) -> tuple[str, ...]:
+    return _OPTIMIZERS[name][1] if name in _OPTIMIZERS else _EXTRAS[name].keys
+
+
 def _setting(owner: str, key: str, value: object) -> object:
+    kind = _KINDS.get((owner, key), key)
     try:
         if key == "betas":
             betas = [_real(item, "beta") for item in value] if isinstance(value, (list, tuple)) else []
@@ -184,8 +262,15 @@ def _setting(owner: str, key: str, value: object) -> object:
                 fix = "E.g. betas=[0.9, 0.999]."
                 raise invalid("betas", "a list of two numbers in [0, 1)", _shown(value), fix)
             return tuple(betas)
-        if key in _RANGES:
-            return _number(key, value, key)
+        if key == "beta3" and value is None:  # Prodigy: none means sqrt(beta2)
+            return None
+        if key in _COUNTS:
+            least = _COUNTS[key]
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise invalid(key, f"an integer >= {least}", _shown(value))
+            return value
+        if kind in _RANGES:
+            return _number(key, value, kind)
         if isinstance(value, bool) or (key == "foreach" and value is None):
             return value
         raise invalid(key, "true or false" + (" or none" if key == "foreach" else ""), _shown(value))
@@ -217,6 +302,19 @@ def _check_nesterov(owner: str, settings: Mapping[str, Any]) -> None:
     if settings.get("nesterov") and (momentum <= 0 or dampening != 0):
         fix = "Set momentum=0.9 and dampening=0.0, or nesterov=false."
         error = invalid("nesterov", "false unless momentum > 0 and dampening = 0", True, fix)
+        raise LrlabError(f"{owner}(): {error}")
+
+
+def _check_first_beta(owner: str, settings: Mapping[str, Any]) -> None:
+    # Schedule-free AdamW moves the weights to the averaged point by a factor 1 / beta1.
+    if owner == "schedulefree_adamw" and "betas" in settings and settings["betas"][0] == 0:
+        fix = "E.g. betas=[0.9, 0.999]."
+        error = invalid(
+            "betas",
+            "two numbers, the first in (0, 1) and the second in [0, 1)",
+            _shown(list(settings["betas"])),
+            fix,
+        )
         raise LrlabError(f"{owner}(): {error}")
 
 

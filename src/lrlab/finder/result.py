@@ -145,7 +145,9 @@ def find_lr(
     with ``config.validation``) of :class:`~lrlab.task.Task`. ``repeats > 1`` runs that many
     sweeps with seeds ``seed, seed + 1, …``: the suggestion is their median and its confidence
     counts their agreement. The model's weights and buffers, the optimizer and the random
-    generators are left exactly as they were.
+    generators are left exactly as they were. A Prodigy optimizer is refused (it estimates its LR
+    scale itself); a schedule-free one is swept in train mode, its own warmup off (see
+    :mod:`lrlab.finder.sweep`).
     """
     task = as_task(data, val=val, loss_fn=loss_fn, steps_per_epoch=steps_per_epoch)
     return range_test(model, task, optimizer, "lr", sweep=sweep, config=config, repeats=repeats)

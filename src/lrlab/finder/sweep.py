@@ -16,6 +16,13 @@ Under ``torchrun`` the sweep is data-parallel as ``fit`` is: each process takes 
 every batch (``batch_size`` per process), gradients are averaged by ``DistributedDataParallel``,
 and the loss recorded at each step is the all-reduced mean, so every process sees the same curve,
 stops at the same step and makes the same suggestion, for the global batch.
+
+Optimizers beyond torch's (:mod:`lrlab.train.averaged`): an LR test of one that estimates its own
+LR scale (Prodigy) is refused with the reason — its ``lr`` only multiplies the ``d`` it finds. A
+schedule-free optimizer is swept in train mode with its own ``warmup_steps`` off: the losses are
+those at the gradient point ``y`` (the averaged weights are never evaluated during a sweep), and
+the suggestion is a starting point for its LR, which its authors find can be larger than with a
+schedule (SGD 10-50×, AdamW 1-10×).
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from lrlab.data import Data
 from lrlab.distributed import World, current, device_for
 from lrlab.errors import LrlabError, invalid
 from lrlab.task import Task
+from lrlab.train.averaged import check_lr_sweep, sweep_mode
 from lrlab.train.checkpoint import rng_state, set_rng_state
 from lrlab.train.feed import Scores, Workload, bind
 from lrlab.train.loop import loss_function, resolve_device, training_module
@@ -83,8 +91,9 @@ class Sweep:
 
 
 def is_adaptive(optimizer: torch.optim.Optimizer) -> bool:
-    """Adam-family and other per-parameter adaptive optimizers (their useful LRs are smaller)."""
-    return isinstance(optimizer, ADAPTIVE)
+    """Adam-family and other per-parameter adaptive optimizers (their useful LRs are smaller); an
+    optimizer of another package counts when it has Adam's ``betas`` (schedule-free AdamW)."""
+    return isinstance(optimizer, ADAPTIVE) or "betas" in optimizer.defaults
 
 
 def default_sweep(optimizer: torch.optim.Optimizer, param: Param = "lr", steps: int = 100) -> Sweep:
@@ -197,6 +206,8 @@ def check_param(optimizer: torch.optim.Optimizer, param: str) -> Param:
     """``param`` as a sweepable hyperparameter of ``optimizer``, or an error naming the fix."""
     if param not in PARAMS:
         raise invalid("param", "'lr', 'weight_decay' or 'momentum'", param)
+    if param == "lr":
+        check_lr_sweep(optimizer)  # Prodigy: nothing to find
     group = optimizer.param_groups[0]
     if param == "momentum" and "momentum" not in group and "betas" not in group:
         fix = "Sweep momentum with sgd, rmsprop, adam or adamw."
@@ -295,6 +306,7 @@ def _sweep(
     values, losses, smoothed = [], [], []
     reason = f"finished {sweep.steps} steps"
     model.train()
+    sweep_mode(optimizer)  # schedule-free: train mode, its own warmup off (restored afterwards)
     for step, value in enumerate(sweep.values()):
         set_param(optimizer, param, value, ratios)
         loss = world.mean(_update(model, optimizer, batches, loss_of=loss_of, config=config))

@@ -3,7 +3,9 @@
 Read top to bottom: set up the run (resuming from ``checkpoint.pt`` when asked), then per epoch
 train on the task's batches (:mod:`lrlab.train.feed`: in-memory ``Batches`` for a ``Data``
 record, any iterable for a user's ``Task``) with the LR written from the schedule's closed form before every
-update, evaluate, let the callbacks decide, and record.
+update, evaluate, let the callbacks decide, and record. An optimizer with train and eval modes
+(schedule-free) is switched around each epoch's updates, so evaluation, callbacks and checkpoints
+see its averaged weights (:mod:`lrlab.train.averaged`).
 
 Under ``torchrun`` (an initialized process group, see :mod:`lrlab.distributed`) the same loop is
 data-parallel: the model trains through ``DistributedDataParallel``, each process takes its share
@@ -32,6 +34,7 @@ from lrlab.distributed import World, current, device_for
 from lrlab.errors import LrlabError, invalid
 from lrlab.schedules import Schedule, constant, parse
 from lrlab.task import Evaluate, LossFn, Task, as_task, batch_size_of
+from lrlab.train.averaged import Modes, lr_metrics
 from lrlab.train.callbacks import Callback
 from lrlab.train.checkpoint import CHECKPOINT, load_run_state
 from lrlab.train.feed import Workload, bind
@@ -97,15 +100,20 @@ def loss_function(
     return autocast_loss
 
 
-def train_epoch(run: Run, workload: Workload, device: torch.device) -> tuple[Tensor, int]:
+def train_epoch(
+    run: Run, workload: Workload, device: torch.device, modes: Modes | None = None
+) -> tuple[Tensor, int]:
     """One epoch of updates; returns every step's loss (stops early on a non-finite loss) and the
-    samples this process trained on."""
+    samples this process trained on. ``modes`` switches an optimizer that has a train mode (see
+    :mod:`lrlab.train.averaged`) and keeps the batches a batch-norm recalibration needs."""
     model, optimizer, config, world = run.model, run.optimizer, run.config, run.world
     loss_of = loss_function(workload.loss, run.network or model, device, config.amp)
+    modes = modes or Modes(model, optimizer, workload.loss, world)
     model.train()
+    modes.train()
     losses: list[Tensor] = []
     samples = 0
-    for index, (batch, weight) in enumerate(workload.batches(run.state.epoch)):
+    for index, (batch, weight) in enumerate(modes.remember(workload.batches(run.state.epoch))):
         if config.steps is not None and run.state.step >= config.steps:
             break
         _set_lr(optimizer, run.base_lrs, run.multiplier(run.state.step))
@@ -134,6 +142,7 @@ def _epoch_metrics(
         "epoch": float(run.state.epoch + 1),
         "step": float(run.state.step),
         "lr": float(run.optimizer.param_groups[0]["lr"]),
+        **lr_metrics(run.optimizer),  # the LR the optimizer reports: Prodigy's d × lr, …
         "train_loss": run.world.mean(losses.mean().item()),
     }
     if workload.scores is not None:
@@ -220,15 +229,18 @@ def fit(
         network=training_module(model, device, world, config.compile),
     )
     _start(run, Path(run_dir) if run_dir is not None else None, resume)
+    modes = Modes(model, optimizer, workload.loss, world)  # schedule-free: train at y, evaluate at x
     began = time.perf_counter()
     total = config.steps or config.epochs * run.steps_per_epoch
     with Progress(total, quiet=config.quiet or not world.main) as progress:
         for _ in _epochs(run):
             started = time.perf_counter()
-            run.step_losses, samples = train_epoch(run, workload, device)
+            run.step_losses, samples = train_epoch(run, workload, device, modes)
             seconds = time.perf_counter() - started
+            modes.eval()  # evaluation, callbacks and checkpoints see the averaged weights
             _finish_epoch(run, _epoch_metrics(run, workload, run.step_losses, samples, seconds))
             progress.update(run.state.step, _short(run.state.history[-1] if run.state.history else {}))
+    modes.eval()  # also when no epoch ran: the fit ends at the averaged weights
     for callback in run.callbacks:
         callback.on_fit_end(run)
     reason = run.stop_reason or f"finished {run.state.epoch} epochs"
