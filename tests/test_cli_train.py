@@ -100,7 +100,7 @@ def test_a_bad_experiment_file_exits_2_with_one_line(
         (("--epochs", "0"), "--epochs must be an integer >= 1, got --epochs=0."),
         (("--lr", "-1"), "--lr must be a number > 0"),
         (("--model", "lenett"), "--model: unknown model 'lenett'; did you mean 'lenet'?"),
-        (("--monitor", "acc"), "--monitor must be 'val_loss', 'val_acc', 'val_mse' or 'train_loss'"),
+        (("--monitor", "acc"), "--monitor must be train_loss or a held-out metric val_<name>"),
         (("--lr-multiplier", "head"), "--lr-multiplier takes PREFIX=FACTOR like head=10, got 'head'."),
         (("--schedule", "cosine(stps=3)"), "--schedule: "),
     ],

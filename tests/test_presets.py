@@ -8,11 +8,19 @@ import pytest
 
 from lrlab.compare import compare, expand
 from lrlab.config import apply_overrides, load_experiment
+from lrlab.data import load_dataset
 from lrlab.errors import LrlabError
 from lrlab.presets import DEFAULT_PRESET, load_preset, preset_names, preset_text
 
 ROOT = Path(__file__).resolve().parents[1]
-PRESETS = ["cifar-rmsprop", "fashion-schedules", "optimizers", "quickstart", "warmup-cosine-es"]
+PRESETS = [
+    "cifar-rmsprop",
+    "fashion-schedules",
+    "optimizers",
+    "quickstart",
+    "shakespeare-schedules",
+    "warmup-cosine-es",
+]
 
 
 def test_the_presets_are_shipped_and_copied_to_examples_unchanged() -> None:
@@ -62,13 +70,21 @@ def test_the_presets_say_what_the_issue_asks() -> None:
         "adamw",
         "adamw",
     ]
+    shakespeare = {spec.variant: spec.experiment for spec in expand(load_preset("shakespeare-schedules"))}
+    assert shakespeare["wsd-1-sqrt"].schedule.endswith('shape="1-sqrt", end=0.0)')
+    assert shakespeare["prodigy"].optimizer.lr == 1.0 and shakespeare["cosine"].train.steps == 800
+    assert shakespeare["schedulefree-adamw"].optimizer.name.startswith("schedulefree_adamw(")
     warm = expand(load_preset("warmup-cosine-es"))[0].experiment
     assert warm.schedule.startswith("warmup(steps=5") and warm.early_stopping.restore_best_weights
 
 
 @pytest.mark.parametrize("name", PRESETS)
 def test_every_variant_of_every_preset_trains(name: str, tmp_path: Path) -> None:
-    # the presets' own datasets are downloads; their schedules and optimizers train on digits here
-    small = apply_overrides(load_preset(name), dataset="digits", model="mlp(widths=[8])", epochs=2, seeds=1)
+    # the presets' own datasets are downloads or files; their schedules and optimizers train on
+    # digits here, for 2 epochs (in updates, for a preset whose budget is in updates)
+    preset = load_preset(name)
+    samples = len(load_dataset("digits", val_fraction=preset.task.val_fraction).x_train)
+    steps = 2 * -(-samples // preset.train.batch_size) if preset.train.steps else None
+    small = apply_overrides(preset, dataset="digits", model="mlp(widths=[8])", epochs=2, seeds=1, steps=steps)
     result = compare(small, out=tmp_path, report=False)
     assert [run.summary["epochs"] for run in result.runs] == [2] * len(small.variant)

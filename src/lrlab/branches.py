@@ -232,8 +232,7 @@ def _pool(jobs: int) -> ProcessPoolExecutor | None:
 def _start_worker(threads: int, parent: int) -> None:
     from lrlab import lifeline
 
-    lifeline.parent_death_signal()
-    lifeline.die_with_parent(parent)
+    lifeline.die_with_parent(parent)  # the pool's workers are started by submit(), in the main thread
     torch.set_num_threads(threads)
 
 

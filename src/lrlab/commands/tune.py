@@ -84,7 +84,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def build_experiment(args: argparse.Namespace) -> Experiment:
     """The file or preset, with the setting flags applied."""
-    from lrlab.config import apply_overrides, load_experiment
+    from lrlab.config import apply_overrides, load_experiment, variants_as_search
     from lrlab.tune.presets import DEFAULT_TUNE_PRESET, load_tune_preset
 
     if args.experiment and args.preset:
@@ -93,12 +93,11 @@ def build_experiment(args: argparse.Namespace) -> Experiment:
         base = load_experiment(args.experiment)
     else:
         base = load_tune_preset(args.preset or DEFAULT_TUNE_PRESET)
-    if base.variant:
-        raise LrlabError(
-            f"{args.experiment} has [[variant]] tables, which lrlab compare runs; lrlab tune searches "
-            'one setting: remove them, or search the schedule with schedule = "choice(…)" in [search].'
-        )
-    return apply_overrides(base, **overrides(args))
+    try:
+        searched = variants_as_search(base)  # a comparison of schedules: tune chooses among them
+    except LrlabError as error:
+        raise LrlabError(f"{args.experiment}: {error}") from None
+    return apply_overrides(searched, **overrides(args))
 
 
 def build_config(args: argparse.Namespace) -> TuneConfig:
