@@ -184,8 +184,13 @@ def lost_peer(world: World, folder: Path, error: BaseException) -> LrlabError:
 
 
 def stop() -> None:
-    """Leave the process group (at the end of a distributed command)."""
+    """Leave the process group (at the end of a distributed command). After a clean end every
+    process first waits for the others, so none tears its connections down while a peer still
+    uses them (gloo aborts a process whose peer vanished mid-teardown); after an error (called
+    from a ``finally`` with the exception in flight) it leaves at once, since a peer may be gone."""
     if dist.is_available() and dist.is_initialized():
+        if sys.exc_info()[0] is None:
+            dist.barrier()
         dist.destroy_process_group()
 
 
