@@ -29,6 +29,7 @@ ratio to the tight loop of the same round (the steadier figure on a busy machine
 Usage::
 
     .venv/bin/python bench/trainer_overhead.py [--epochs 3] [--rounds 7] [--threads N]
+    .venv/bin/python bench/trainer_overhead.py --only "DataLoader loop,lrlab fit (DataLoader)"
 """
 
 from __future__ import annotations
@@ -351,7 +352,9 @@ def report(timings: dict[str, list[Timing]], skipped: list[str]) -> None:
         "min/min: ratio of the fastest runs (the least disturbed by other load)"
     )
     pairs = [(name, "tight loop") for name in timings if name != "tight loop"]
-    for name, reference in [*pairs, ("lrlab fit (DataLoader)", "DataLoader loop")]:
+    if {"lrlab fit (DataLoader)", "DataLoader loop"} <= set(timings):
+        pairs.append(("lrlab fit (DataLoader)", "DataLoader loop"))
+    for name, reference in pairs:
         ratios = paired_ratios(timings, name, reference)
         paired = statistics.median(ratios)
         spread = f"rounds {min(ratios):.3f}..{max(ratios):.3f}"
@@ -363,6 +366,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=3, help="epochs per run (default 3)")
     parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds (default 7)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    parser.add_argument(
+        "--only", default=None, help="comma-separated contenders to run besides the tight loop (default: all)"
+    )
     args = parser.parse_args(argv)
     if args.epochs < 1 or args.rounds < 1:
         parser.error("--epochs and --rounds must be >= 1")
@@ -382,6 +388,12 @@ def main(argv: list[str] | None = None) -> int:
         skipped.append("Lightning: skipped (not installed; pip install lightning to include it)")
     else:
         contenders["Lightning"] = lightning_run
+    if args.only is not None:
+        chosen = {"tight loop", *(name.strip() for name in args.only.split(","))}
+        unknown = sorted(chosen - set(contenders) - {"Lightning"})
+        if unknown:
+            parser.error(f"--only: unknown contender {unknown[0]!r}; known: {', '.join(contenders)}")
+        contenders = {name: run for name, run in contenders.items() if name in chosen}
     load_before = os.getloadavg()[0]
     timings = run_rounds(contenders, data, args.epochs, args.rounds)
     header(args.epochs, args.rounds, load_before)
