@@ -134,6 +134,14 @@ def test_named_families_are_sized_from_the_end_of_warmup_to_the_last_epoch(
     assert sized_schedule(choice, 8, warmup, steps_per_epoch) == expected
 
 
+def test_a_budget_in_steps_sizes_the_families_to_the_updates() -> None:
+    assert (
+        sized_schedule("cosine", 3, 1, 100, steps=250)
+        == "warmup(steps=100, start=0.1) >> cosine(steps=150, end=0.01)"
+    )
+    assert sized_schedule("linear", 3, 0, 100, steps=250) == "linear(steps=250, end=0.01)"
+
+
 def test_lr_scales_with_the_batch_size_and_step_durations_follow() -> None:
     exp = validate(
         {

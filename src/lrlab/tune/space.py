@@ -227,15 +227,16 @@ def build_experiment(
         data["optimizer"]["lr"] *= scaling.factor(batch)
         if train["interval"] == "step" and choice not in AUTO_SCHEDULES:
             choice = rescale_steps(parse(choice), batch / scaling.reference)
-    data["schedule"] = sized_schedule(choice, train["epochs"], values.get("warmup", 0), unit)
+    budget = train["steps"] if train["steps"] and train["interval"] == "step" else None
+    data["schedule"] = sized_schedule(choice, train["epochs"], values.get("warmup", 0), unit, steps=budget)
     return validate(data)
 
 
-def sized_schedule(choice: str, epochs: int, warmup: int, unit: int) -> str:
-    """The schedule spec of a trial: a family name sized to the epochs after the warmup, or a
-    spec as written; with ``warmup`` epochs of linear warmup in front. ``unit``: steps per
-    epoch (1 when the schedule counts epochs)."""
-    rest = (epochs - warmup) * unit
+def sized_schedule(choice: str, epochs: int, warmup: int, unit: int, *, steps: int | None = None) -> str:
+    """The schedule spec of a trial: a family name sized to the epochs after the warmup (or to
+    ``steps``, a budget in updates), or a spec as written; with ``warmup`` epochs of linear
+    warmup in front. ``unit``: steps per epoch (1 when the schedule counts epochs)."""
+    rest = (epochs - warmup) * unit if steps is None else max(1, steps - warmup * unit)
     spec = {
         "constant": "constant()",
         "cosine": f"cosine(steps={rest}, end={END})",
