@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from lrlab.errors import LrlabError
+from lrlab.fileperm import follow_umask
 
 EXPERIMENT = "experiment.toml"
 RUNS = "runs"
@@ -343,7 +344,7 @@ def write_text_atomic(path: Path, text: str) -> Path:
             file.write(text)
             file.flush()
             os.fsync(file.fileno())
-        os.chmod(temporary, 0o644)
+        follow_umask(temporary)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

@@ -14,6 +14,7 @@ import torch
 
 from lrlab import runlock
 from lrlab.errors import LrlabError
+from lrlab.fileperm import follow_umask
 from lrlab.train.callbacks import Callback
 from lrlab.train.early_stopping import copy_weights, metric_value
 from lrlab.train.monitor import Monitor
@@ -33,6 +34,7 @@ def save_atomic(payload: object, path: Path) -> None:
             torch.save(payload, file)
             file.flush()
             os.fsync(file.fileno())
+        follow_umask(temporary)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

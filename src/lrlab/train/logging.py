@@ -14,6 +14,7 @@ from types import TracebackType
 from typing import Any
 
 from lrlab.errors import LrlabError
+from lrlab.fileperm import follow_umask
 from lrlab.train.callbacks import Callback
 from lrlab.train.state import Run
 
@@ -29,6 +30,7 @@ def write_text_atomic(path: Path, text: str) -> None:
             file.write(text)
             file.flush()
             os.fsync(file.fileno())
+        follow_umask(temporary)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

@@ -40,6 +40,7 @@ from lrlab.config import Experiment, to_toml, validate
 from lrlab.data import Data, load_dataset
 from lrlab.data.dataset import normalize
 from lrlab.errors import LrlabError
+from lrlab.fileperm import follow_umask
 from lrlab.train import Callback, FitResult, evaluate
 from lrlab.train.logging import MetricsCsv, write_text_atomic
 from lrlab.train.monitor import resolve_mode
@@ -320,6 +321,7 @@ def _save_weights(state: dict[str, torch.Tensor], path: Path) -> None:
     os.close(handle)
     try:
         torch.save({key: value.detach().cpu() for key, value in state.items()}, temporary)
+        follow_umask(temporary)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
