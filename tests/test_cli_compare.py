@@ -57,7 +57,11 @@ def test_compare_prints_progress_and_a_table_then_skips_finished_runs(
     assert "cmp: mean ± std over 2 seeds" in out and "constant" in out and "halved" in out
     assert "finished" in out and str(tmp_path / "runs" / "cmp" / "summary.csv") in out
     code, out, err = run_main(capsys, "compare", str(path), "--out", str(tmp_path / "runs"), "--no-report")
-    assert code == 0 and err.count("trained before") == 4 and "4 runs, 4 finished before, 0 to train" in err
+    assert (
+        code == 0
+        and err.count("trained before") == 4
+        and "4 runs, 4 reused (finished before), 0 to train" in err
+    )
     code, out, err = run_main(
         capsys,
         "compare",

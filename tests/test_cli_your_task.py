@@ -90,7 +90,7 @@ def test_an_edited_plugin_retrains_and_an_unchanged_one_is_reused(
     seed0 = tmp_path / "runs" / "your-task" / "runs" / "constant" / "seed0"
     before = json.loads((seed0 / "config.json").read_text())
     assert main(["compare", str(toml), "--out", out, "--no-report"]) == 0
-    assert "3 finished before, 0 to train" in capsys.readouterr().err
+    assert "3 reused (finished before), 0 to train" in capsys.readouterr().err
     plugin = toml.parent / "task.py"
     plugin.write_text(plugin.read_text().replace("nn.Linear(width, 10)", "nn.Linear(width, 10, bias=False)"))
     assert main(["compare", str(toml), "--out", out, "--no-report"]) == 0

@@ -28,7 +28,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Protocol
@@ -37,6 +37,7 @@ from lrlab import lifeline, runlock
 from lrlab.compare_checks import check_runs_can_start, finished_runs
 from lrlab.config import Experiment, Variant, resolve_variant, to_toml, validate
 from lrlab.errors import invalid
+from lrlab.namespaces import check_comparison_name, check_experiment_folder
 from lrlab.report.records import VariantRow, aggregate, load_runs, write_summary_csv
 
 EXPERIMENT_FILE = "experiment.toml"
@@ -128,6 +129,7 @@ class Plan:
     done: dict[Path, dict[str, Any]]
     workers: int
     lowered: str | None = None  # why ``workers`` is below the ``jobs`` asked for, if it is
+    stale: dict[Path, str] = field(default_factory=dict)  # old runs trained again, and why
 
     @property
     def pending(self) -> list[RunSpec]:
@@ -146,18 +148,27 @@ class Progress(Protocol):
 
 
 def plan(
-    experiment: Experiment, *, out: str | Path = "runs", jobs: int = 1, seeds: int | None = None
+    experiment: Experiment,
+    *,
+    out: str | Path = "runs",
+    jobs: int = 1,
+    seeds: int | None = None,
+    force: bool = False,
 ) -> Plan:
     """Check everything before the first run starts: settings, each dataset (loaded once, so
-    missing files are an error here), each variant's model and optimizer, and old run folders.
-    Writes nothing; the arguments are those of :func:`compare`."""
+    missing files are an error here), each variant's model and optimizer, and old run folders:
+    finished runs are reused unless stale (:func:`~lrlab.compare_checks.finished_runs`). Writes
+    nothing; the arguments are those of :func:`compare`."""
     specs = tuple(expand(experiment, seeds))
     _check_jobs(jobs)
     directory = Path(out).expanduser() / experiment.name
-    done = finished_runs(specs, directory)
+    check_comparison_name(experiment.name)
+    old = finished_runs(specs, directory, force=force)
+    check_experiment_folder(directory, experiment, command="compare", force=force, ignore=("seeds",))
+    done = old.reused
     check_runs_can_start([spec for spec in specs if spec.folder not in done])
     workers, lowered = worker_count(jobs, len(specs) - len(done))
-    return Plan(directory, specs, done, workers, lowered)
+    return Plan(directory, specs, done, workers, lowered, old.stale)
 
 
 def worker_count(jobs: int, pending: int) -> tuple[int, str | None]:
@@ -180,6 +191,7 @@ def compare(
     seeds: int | None = None,
     progress: Progress | None = None,
     report: bool = True,
+    force: bool = False,
 ) -> ComparisonResult:
     """Train every pending run of ``experiment`` and summarize them in ``<out>/<name>/``, after
     the checks of :func:`plan`.
@@ -191,13 +203,14 @@ def compare(
         seeds: runs per variant (default: ``experiment.seeds``).
         progress: told when training starts and as each run finishes.
         report: build the HTML report when :mod:`lrlab.report` offers ``build_report``.
+        force: train again run folders that hold other settings (else an error).
 
     Raises:
         LrlabError: bad settings, a missing dataset, or run folders holding other settings.
     """
     from lrlab.train.logging import write_text_atomic
 
-    planned = plan(experiment, out=out, jobs=jobs, seeds=seeds)
+    planned = plan(experiment, out=out, jobs=jobs, seeds=seeds, force=force)
     count = len(planned.specs) // len(_names(planned.specs))
     resolved = validate({**experiment.model_dump(), "seeds": count})
     write_text_atomic(planned.directory / EXPERIMENT_FILE, to_toml(resolved))
@@ -210,7 +223,7 @@ def compare(
     }
     for earlier in reports.values():
         _notify(progress, earlier)
-    for trained in _train_all(planned.pending, planned.directory, planned.workers, progress):
+    for trained in _train_all(planned, progress):
         reports[trained.spec.folder] = trained
     runs = tuple(reports[spec.folder] for spec in planned.specs)
     rows = tuple(aggregate(load_runs(planned.directory)))
@@ -239,9 +252,7 @@ def _notify(progress: Progress | None, run: RunReport) -> None:
         progress.finished(run)
 
 
-def _train_all(
-    pending: Sequence[RunSpec], directory: Path, jobs: int, progress: Progress | None
-) -> list[RunReport]:
+def _train_all(planned: Plan, progress: Progress | None) -> list[RunReport]:
     """Train ``pending`` with ``jobs`` trainers: this process and ``jobs - 1`` spawned workers (no
     forked torch state; works on every OS), each taking the next run as it frees up. This process
     trains too, so one worker fewer pays the start of a fresh Python (importing torch).
@@ -249,7 +260,12 @@ def _train_all(
     The workers are started from this (the main) thread and die with this process
     (:mod:`lrlab.lifeline`); each run is trained under its run directory's lock
     (:mod:`lrlab.runlock`)."""
-    runs = _Runs([_Task(spec, _stamp(directory / spec.folder / RUN_SUMMARY)) for spec in pending], progress)
+    directory, jobs = planned.directory, planned.workers
+    tasks = [
+        _Task(spec, _stamp(directory / spec.folder / RUN_SUMMARY), spec.folder in planned.stale)
+        for spec in planned.pending
+    ]
+    runs = _Runs(tasks, progress)
     threads = worker_threads(jobs)
     if jobs == 1:
         _train_here(runs, directory, threads)
@@ -328,10 +344,12 @@ Stamp = tuple[int, int]  # a file's inode and modification time: which version o
 @dataclass(frozen=True)
 class _Task:
     """A run to train; ``stale``: the stamp of a ``summary.json`` its folder held when the
-    comparison was planned that did not count as finished (one that appears later does)."""
+    comparison was planned that did not count as finished (one that appears later does);
+    ``restart``: the folder's run is stale and starts again."""
 
     spec: RunSpec
     stale: Stamp | None = None
+    restart: bool = False
 
 
 def _stamp(path: Path) -> Stamp | None:
@@ -394,7 +412,7 @@ def _train_here(runs: _Runs, directory: Path, threads: int) -> None:
     torch.set_num_threads(threads)
     try:
         while (task := runs.take()) is not None:
-            runs.done(run_one(task.spec, directory, stale=task.stale))
+            runs.done(run_one(task.spec, directory, stale=task.stale, restart=task.restart))
     finally:
         torch.set_num_threads(before)
 
@@ -412,7 +430,10 @@ def _worker_main(connection: Connection, threads: int, parent: int) -> None:
             return
         task, directory = message
         try:
-            reply: tuple[bool, Any] = (True, run_one(task.spec, directory, stale=task.stale))
+            reply: tuple[bool, Any] = (
+                True,
+                run_one(task.spec, directory, stale=task.stale, restart=task.restart),
+            )
         except Exception as error:
             reply = (False, _portable(error))
         connection.send(reply)
@@ -436,12 +457,14 @@ def _start_worker(threads: int) -> None:
     importlib.import_module("lrlab.train.run")  # before the first run, so its time is the run's
 
 
-def run_one(spec: RunSpec, directory: Path, *, stale: Stamp | None = None) -> RunReport:
+def run_one(
+    spec: RunSpec, directory: Path, *, stale: Stamp | None = None, restart: bool = False
+) -> RunReport:
     """Train (or resume) one run into ``directory / spec.folder``, quietly, holding its lock: a
     run another process is training is waited for, and one that finished meanwhile (a
     ``summary.json`` other than the ``stale`` one) is reported as trained before (``pid`` None),
-    not trained again."""
-    from lrlab.train.run import train
+    not trained again. ``restart``: the folder's old run is removed first."""
+    from lrlab.train.run import clear_run, train
 
     folder = directory / spec.folder
     with runlock.claim(folder, wait=True):
@@ -449,6 +472,8 @@ def run_one(spec: RunSpec, directory: Path, *, stale: Stamp | None = None) -> Ru
         finished = _summary(summary) if _stamp(summary) not in (None, stale) else None
         if finished is not None:
             return RunReport(spec, finished, None, 0.0)
+        if restart:
+            clear_run(folder)
         started = time.perf_counter()
         result = train(spec.experiment, run_dir=folder, resume=True, quiet=True)
     return RunReport(spec, result.summary, os.getpid(), time.perf_counter() - started)

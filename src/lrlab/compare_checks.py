@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,37 +16,56 @@ if TYPE_CHECKING:
     from lrlab.config import Experiment
 
 
-def finished_runs(specs: Iterable[RunSpec], directory: Path) -> dict[Path, dict[str, Any]]:
-    """The summaries of finished runs by folder; refuse folders that hold other settings."""
-    from lrlab.train.run import recorded_sources
-    from lrlab.train.setup import plugin_sources
+@dataclass(frozen=True)
+class OldRuns:
+    """What a comparison's run folders hold before it starts: the summaries of the finished runs
+    it reuses, and the runs it trains again with the reason (made by other plug-in sources, data
+    files or lrlab version, or, with ``force``, with other settings)."""
 
-    done: dict[Path, dict[str, Any]] = {}
+    reused: dict[Path, dict[str, Any]]
+    stale: dict[Path, str]
+
+
+def finished_runs(specs: Iterable[RunSpec], directory: Path, *, force: bool = False) -> OldRuns:
+    """The comparison's old runs by folder; refuse folders that hold other settings unless
+    ``force``."""
+    from lrlab.train.identity import run_identity, stale_reason
+
+    reused: dict[Path, dict[str, Any]] = {}
+    stale: dict[Path, str] = {}
     for spec in specs:
         folder = directory / spec.folder
-        _check_settings(folder, spec.experiment)
-        stale = recorded_sources(folder) not in (None, plugin_sources(spec.experiment))
-        if (folder / "summary.json").is_file() and not stale:  # a stale run trains again
-            done[spec.folder] = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
-    return done
+        reason = _check_settings(folder, spec.experiment, force) or stale_reason(
+            folder, run_identity(spec.experiment)
+        )
+        if reason is not None:
+            stale[spec.folder] = reason
+        elif (folder / "summary.json").is_file():
+            reused[spec.folder] = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    return OldRuns(reused, stale)
 
 
-def _check_settings(folder: Path, experiment: Experiment) -> None:
+def _check_settings(folder: Path, experiment: Experiment, force: bool) -> str | None:
+    """``None`` when ``folder`` holds no run or one with ``experiment``'s settings; with ``force``,
+    the first difference; else an error."""
     try:
         recorded = json.loads((folder / "config.json").read_text(encoding="utf-8"))["experiment"]
     except FileNotFoundError:
-        return
+        return None
     except (ValueError, KeyError, TypeError):
+        if force:
+            return "a damaged config.json"
         raise LrlabError(
-            f"{folder / 'config.json'} is damaged; delete the folder {folder} to retrain it."
+            f"{folder / 'config.json'} is damaged; delete the folder {folder} to retrain it, or pass --force."
         ) from None
     expected = experiment.model_dump(mode="json")
     key = next(_differences(recorded, expected, ""), None)
-    if key is not None:
+    if key is not None and not force:
         raise LrlabError(
-            f"{folder} holds a run with other settings ({key}); delete it, or pass --out DIR or "
-            "--name NAME to start a new comparison."
+            f"{folder} holds a run with other settings ({key}); pass --force to train it again, or "
+            "--out DIR or --name NAME to start a new comparison."
         )
+    return None if key is None else f"other settings ({key})"
 
 
 def _differences(old: object, new: object, path: str) -> Iterator[str]:
@@ -74,7 +94,7 @@ def check_runs_can_start(specs: Sequence[RunSpec]) -> None:
             try:
                 tasks[key] = load_task(experiment)
             except LrlabError as error:
-                raise LrlabError(f"variant {spec.variant!r}: {error}") from None
+                raise LrlabError(f"variant {spec.variant!r}: {error}") from error  # --debug shows the cause
         setup = json.dumps(
             [key, experiment.task.model, experiment.finetune.model_dump(), experiment.optimizer.model_dump()],
             sort_keys=True,
@@ -97,4 +117,4 @@ def _check_setup(spec: RunSpec, task: Any) -> None:
     try:
         build_model_and_optimizer(spec.experiment, task)
     except (LrlabError, RuntimeError) as error:  # torch says "size mismatch" etc. as RuntimeError
-        raise LrlabError(f"variant {spec.variant!r}: {error}") from None
+        raise LrlabError(f"variant {spec.variant!r}: {error}") from error  # --debug shows the cause

@@ -52,7 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--seeds", type=int, metavar="N", help="runs per variant (default: the file's, else 1)"
     )
     group.add_argument(
-        "--jobs", type=int, default=1, metavar="N", help="worker processes (default: 1; 0: one per CPU)"
+        "--jobs", type=int, default=0, metavar="N", help="worker processes (default: 0, one per CPU)"
     )
     group.add_argument("--name", metavar="NAME", help="comparison name (default: the file's stem)")
     group.add_argument(
@@ -60,6 +60,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--quiet", action="store_true", help="no progress lines, only the table")
     group.add_argument("--no-report", action="store_true", help="skip the HTML report")
+    group.add_argument(
+        "--force",
+        action="store_true",
+        help="retrain run folders that hold other settings, replace experiment.toml",
+    )
 
 
 def build_experiment(args: argparse.Namespace) -> Experiment:
@@ -83,7 +88,12 @@ def run(args: argparse.Namespace) -> int:
     progress = _Progress(quiet=args.quiet)
     try:
         result = compare(
-            experiment, out=args.out, jobs=args.jobs, progress=progress, report=not args.no_report
+            experiment,
+            out=args.out,
+            jobs=args.jobs,
+            progress=progress,
+            report=not args.no_report,
+            force=args.force,
         )
     except KeyboardInterrupt:
         where = Path(args.out) / experiment.name
@@ -112,7 +122,9 @@ class _Progress:
         workers = (
             f"{plan.workers} worker process{'es' * (plan.workers > 1)}" if plan.workers > 1 else "1 process"
         )
-        done = f"{len(plan.done)} finished before, " if plan.done else ""
+        done = f"{len(plan.done)} reused (finished before), " if plan.done else ""
+        if plan.stale:  # trained again: made by other plug-ins, data files, lrlab or settings
+            done += f"{len(plan.stale)} stale, retrained ({next(iter(plan.stale.values()))}), "
         self._say(
             f"comparing {variants} variant{'s' * (variants > 1)} × {seeds} seed{'s' * (seeds > 1)} "
             f"in {plan.directory}: {self.total} runs, {done}{len(plan.pending)} to train in {workers}"

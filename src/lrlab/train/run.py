@@ -44,6 +44,7 @@ from lrlab.task import Task
 from lrlab.train.callbacks import Callback
 from lrlab.train.checkpoint import BEST, CHECKPOINT
 from lrlab.train.feed import steps_per_epoch, test_scores
+from lrlab.train.identity import Identity, run_identity, stale_reason
 from lrlab.train.logging import METRICS, write_text_atomic
 from lrlab.train.loop import FitResult, fit, resolve_device
 from lrlab.train.monitor import Monitor
@@ -52,7 +53,6 @@ from lrlab.train.setup import (
     build_model_and_optimizer,
     fit_config,
     load_task,
-    plugin_sources,
 )
 
 # keys added after runs were named: left out of a run's identity while unset, so runs that do
@@ -70,6 +70,7 @@ class RunResult:
     run_dir: Path
     fit: FitResult
     summary: dict[str, Any]
+    retrained: str | None = None  # why a finished or started run in run_dir was stale, if it was
 
     @property
     def status(self) -> str:
@@ -99,7 +100,7 @@ def run_name(experiment: Experiment, world_size: int = 1) -> str:
     for table, key in UNSET_KEEPS_NAME:
         if identity[table][key] is None:
             del identity[table][key]
-    if sources := plugin_sources(experiment):
+    if sources := run_identity(experiment)["plugins"]:
         identity["plugin_sources"] = sources
     if world_size > 1:
         identity["world_size"] = world_size
@@ -136,14 +137,14 @@ def train(
     world = distributed.start(device)
     device = distributed.device_for(world, device)
     folder = run_directory(experiment, out, world.size) if run_dir is None else Path(run_dir).expanduser()
-    sources = plugin_sources(experiment)
-    resuming = world.on_main(lambda: _claim(folder, resume, sources))
+    identity = run_identity(experiment)
+    resuming, stale = world.on_main(lambda: _claim(folder, resume, identity))
     task = load_task(experiment)
     scaling = lr_scaling(experiment, world, steps_per_epoch(task, experiment.train.batch_size, world))
     model, optimizer, frozen = build_model_and_optimizer(experiment, task, lr=scaling.lr)
     if world.main and not (resuming and (folder / CONFIG).exists()):
         record = _config_record(
-            experiment, folder, device=device, task=task, model=model, frozen=frozen, sources=sources
+            experiment, folder, device=device, task=task, model=model, frozen=frozen, identity=identity
         )
         record |= {"distributed": _world_record(world, experiment), "lr_scaling": scaling.record()}
         write_text_atomic(folder / CONFIG, json.dumps(record, indent=2) + "\n")
@@ -168,7 +169,7 @@ def train(
     summary = _summary(experiment, result, test)
     if world.main:
         write_text_atomic(folder / SUMMARY, json.dumps(summary, indent=2) + "\n")
-    return RunResult(folder, result, summary)
+    return RunResult(folder, result, summary, stale)
 
 
 def lr_scaling(experiment: Experiment, world: World, steps_per_epoch: int) -> LrScaling:
@@ -196,12 +197,14 @@ def _world_record(world: World, experiment: Experiment) -> dict[str, Any]:
     }
 
 
-def _claim(folder: Path, resume: bool, sources: Mapping[str, str]) -> bool:
-    """Make sure ``folder`` may be written; return whether a started run is being resumed. A run
-    trained with other plug-in sources is stale: resuming starts it again (its files go)."""
-    if resume and recorded_sources(folder) not in (None, dict(sources)):
-        for name in (SUMMARY, BEST, CHECKPOINT, METRICS, CONFIG):
-            (folder / name).unlink(missing_ok=True)
+def _claim(folder: Path, resume: bool, identity: Identity) -> tuple[bool, str | None]:
+    """Make sure ``folder`` may be written; return whether a started run is being resumed, and
+    why the run the folder held was stale, if it was. A run made by other plug-in sources, data
+    files or lrlab version is stale (:mod:`lrlab.train.identity`): it is trained again (its files
+    go), with or without ``resume``."""
+    stale = stale_reason(folder, identity)
+    if stale is not None:
+        clear_run(folder)
     started = [name for name in (CONFIG, METRICS, CHECKPOINT, BEST, SUMMARY) if (folder / name).exists()]
     if (folder / SUMMARY).exists():
         fix = "; nothing is left to resume" if resume else ""
@@ -214,17 +217,13 @@ def _claim(folder: Path, resume: bool, sources: Mapping[str, str]) -> bool:
             f"run directory {folder} already holds a started run ({', '.join(started)}). "
             "Pass --resume to continue it, or --out DIR to start a new run elsewhere."
         )
-    return resume and bool(started)  # the folder is made when config.json is written
+    return resume and bool(started), stale  # the folder is made when config.json is written
 
 
-def recorded_sources(folder: Path) -> dict[str, str] | None:
-    """The plug-in sources a run folder's ``config.json`` records (``None``: no readable record)."""
-    try:
-        record = json.loads((folder / CONFIG).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    sources = record.get("plugins", {}) if isinstance(record, dict) else None
-    return sources if isinstance(sources, dict) else None
+def clear_run(folder: Path) -> None:
+    """Remove a run's files from ``folder`` (to train it again from the start)."""
+    for name in (SUMMARY, BEST, CHECKPOINT, METRICS, CONFIG):
+        (folder / name).unlink(missing_ok=True)
 
 
 def _config_record(
@@ -235,11 +234,12 @@ def _config_record(
     task: Data | Task,
     model: nn.Module,
     frozen: list[str],
-    sources: Mapping[str, str],
+    identity: Identity,
 ) -> dict[str, Any]:
     return {
         "experiment": experiment.model_dump(mode="json"),
-        "plugins": sources,
+        "plugins": identity["plugins"],
+        "data_files": identity["data_files"],
         "run": {"name": folder.name, "dir": str(folder)},
         "versions": {
             "lrlab": __version__,
