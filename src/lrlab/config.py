@@ -137,9 +137,11 @@ class Task(Section):
     @field_validator("model")
     @classmethod
     def _model(cls, value: str) -> str:
-        from lrlab.models import MODELS
+        from lrlab.models import MODELS, check_model
 
-        return _known(value, "model", MODELS)
+        _known(value, "model", MODELS)
+        check_model(value)
+        return value
 
     @field_validator("augment")
     @classmethod
@@ -192,12 +194,31 @@ class Optimizer(Section):
     decay_norm_and_bias: bool = False
     lr_multipliers: dict[str, Annotated[float, Field(gt=0)]] = Field(default_factory=dict)
 
+    @field_validator("lr")
+    @classmethod
+    def _lr(cls, value: float) -> float:
+        return _float32_safe(value)
+
+    @field_validator("lr_multipliers")
+    @classmethod
+    def _multipliers(cls, value: dict[str, float]) -> dict[str, float]:
+        for factor in value.values():
+            _float32_safe(factor)
+        return value
+
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
         from lrlab.optim import parse_optimizer
 
         return str(parse_optimizer(value if "(" in value else f"{value}()"))
+
+
+def _float32_safe(value: float) -> float:
+    """LRs and their factors are capped (as the schedule's values are) so that products fit float32."""
+    if value > 1e12:
+        raise Constraint("at most 1e12 (larger values overflow float32 in torch)")
+    return value
 
 
 class EarlyStopping(Section):
@@ -395,8 +416,13 @@ def load_experiment(path: str | Path) -> Experiment:
         data = tomllib.loads(file.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise LrlabError(f"experiment file {str(file)!r} not found.") from None
+    except IsADirectoryError:
+        fix = "Give the .toml file inside it, e.g. lrlab train experiment.toml."
+        raise LrlabError(f"experiment file {str(file)!r} is a directory, not a file. {fix}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise LrlabError(f"{file}: not valid TOML: {error}.") from None
+    except RecursionError:  # tomllib recurses once per nested array or inline table
+        raise LrlabError(f"{file}: arrays or tables nested too deep to read; flatten them.") from None
     if "name" not in data:
         data["name"] = re.sub(r"[^A-Za-z0-9._-]+", "-", file.stem).strip("-.")[:100] or "default"
     _locate_plugins(data, file)

@@ -9,8 +9,10 @@
 from __future__ import annotations
 
 import inspect
+import itertools
 import math
 from collections.abc import Callable, Sequence
+from typing import cast
 
 import torch
 from torch import nn
@@ -27,10 +29,29 @@ def _flat_size(features: nn.Module, input_shape: Shape) -> int:
         return int(features(torch.zeros(1, *input_shape)).numel())
 
 
+MAX_PARAMETERS = 1_000_000_000  # 4 GB of float32 weights, before gradients and optimizer state
+_LEAST_SIDE = {"lenet": 12, "cifar-cnn": 10}  # the smallest image its convolutions and pools take
+
+
 def _image_shape(name: str, input_shape: Shape) -> Shape:
     if len(input_shape) != 3:
         raise LrlabError(f"{name} needs images shaped (channels, height, width), got {input_shape}; use mlp.")
+    least = _LEAST_SIDE[name]
+    if min(input_shape[1:]) < least:
+        raise LrlabError(
+            f"{name} needs images of at least {least}x{least} pixels, got {input_shape[1]}x{input_shape[2]} "
+            f"(inputs shaped {input_shape}); use mlp, or a dataset of larger images."
+        )
     return input_shape
+
+
+def _check_size(spec: str, parameters: int) -> None:
+    """Refuse a model too large to allocate, before torch tries."""
+    if parameters > MAX_PARAMETERS:
+        raise LrlabError(
+            f"{spec} would have {parameters:.3g} parameters ({parameters * 4 / 1e9:.3g} GB of float32), "
+            f"more than lrlab builds ({MAX_PARAMETERS:.0e}); use smaller widths."
+        )
 
 
 def lenet(input_shape: Shape, num_outputs: int) -> nn.Module:
@@ -71,11 +92,12 @@ def mlp(
     batch_norm: bool = False,
 ) -> nn.Module:
     """Flatten, then ``Linear → [BatchNorm] → ReLU → [Dropout]`` per width, then the output layer."""
+    _check_mlp(widths, dropout, batch_norm)
+    sizes = [math.prod(input_shape), *widths, num_outputs]
+    _check_size(f"mlp(widths={list(widths)})", _dense_parameters(sizes))
     layers: list[nn.Module] = [nn.Flatten()]
-    size = math.prod(input_shape)
+    size = sizes[0]
     for width in widths:
-        if isinstance(width, bool) or not isinstance(width, int) or width < 1:
-            raise invalid("widths", "a list of positive integers like [256, 128]", list(widths))
         layers.append(nn.Linear(size, width))
         layers.extend([nn.BatchNorm1d(width)] if batch_norm else [])
         layers.append(nn.ReLU())
@@ -188,6 +210,8 @@ def char_transformer(
     context = window if context is None else context
     if isinstance(context, bool) or not isinstance(context, int) or context < window:
         raise invalid("context", f"an integer >= the windows' length {window}", context)
+    per_block = 12 * width * width + 13 * width
+    _check_size("char-transformer", layers * per_block + (num_outputs + context) * width)
     return CharTransformer(
         num_outputs, context, layers=layers, heads=heads, width=width, dropout=_fraction("dropout", dropout)
     )
@@ -202,7 +226,7 @@ MODELS: dict[str, Callable[..., nn.Module]] = {
 }
 
 
-def _fraction(param: str, value: float) -> float:
+def _fraction(param: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
         raise invalid(param, "a number in [0, 1)", value)
     return float(value)
@@ -216,6 +240,42 @@ def build_model(spec: str, input_shape: Shape, num_outputs: int) -> nn.Module:
         if not isinstance(model, nn.Module):
             raise LrlabError(f"plug-in {spec!r} must return a torch.nn.Module, got {type(model).__name__}.")
         return model
+    builder, options = _builder_and_options(spec)
+    return builder(input_shape, num_outputs, **options)
+
+
+def check_model(spec: str) -> None:
+    """Check a built-in model spec's name and options before any data is loaded (a plug-in's are
+    its own); what depends on the data's shape is checked when the model is built."""
+    if is_plugin(spec):
+        return
+    builder, options = _builder_and_options(spec)
+    if builder is mlp:
+        widths = options.get("widths", (256, 128))
+        _check_mlp(widths, options.get("dropout", 0.0), options.get("batch_norm", False))
+        hidden = list(cast("Sequence[int]", widths))
+        _check_size(f"mlp(widths={hidden})", _dense_parameters([1, *hidden, 1]))  # a lower bound
+    elif "dropout" in options:
+        _fraction("dropout", options["dropout"])
+
+
+def _check_mlp(widths: object, dropout: object, batch_norm: object) -> None:
+    positive = isinstance(widths, (list, tuple)) and all(
+        not isinstance(width, bool) and isinstance(width, int) and width >= 1 for width in widths
+    )
+    if not positive:
+        shown = list(widths) if isinstance(widths, (list, tuple)) else widths
+        raise invalid("widths", "a list of positive integers like [256, 128]", shown)
+    if not isinstance(batch_norm, bool):
+        raise invalid("batch_norm", "true or false", batch_norm)
+    _fraction("dropout", dropout)
+
+
+def _dense_parameters(sizes: Sequence[int]) -> int:
+    return sum((a + 1) * b for a, b in itertools.pairwise(sizes))
+
+
+def _builder_and_options(spec: str) -> tuple[Callable[..., nn.Module], dict[str, object]]:
     call = _model_call(spec)
     builder = MODELS.get(call.name)
     if builder is None:
@@ -227,7 +287,7 @@ def build_model(spec: str, input_shape: Shape, num_outputs: int) -> nn.Module:
             raise unknown(f"{call.name} option", key, allowed or ["(none)"])
     if "widths" in options and isinstance(options["widths"], list):
         options["widths"] = tuple(options["widths"])
-    return builder(input_shape, num_outputs, **options)
+    return builder, options
 
 
 def _model_call(spec: str) -> Call:

@@ -92,6 +92,10 @@ _NAMES = (*_OPTIMIZERS, *_EXTRAS)
 # Settings whose range depends on the optimizer: schedule-free SGD divides by its momentum when it
 # moves the weights to the averaged point, so 0 is out (its AdamW's first beta: _check_first_beta).
 _KINDS = {("schedulefree_sgd", "momentum"): "open_unit", ("prodigy", "beta3"): "beta"}
+# Torch hands settings to float32 kernels (max 3.4e38); lr, multipliers and the schedule's values
+# are each capped at 1e12, so their products fit too.
+MAX_SETTING = 1e12
+_CAPPED = {"weight_decay", "eps", "lr", "r", "weight_lr_power", "d0", "d_coef"}
 _RANGES: dict[str, tuple[str, Callable[[float], bool]]] = {
     "momentum": ("a number in [0, 1)", lambda x: 0 <= x < 1),
     "dampening": ("a number in [0, 1]", lambda x: 0 <= x <= 1),
@@ -293,6 +297,8 @@ def _number(param: str, value: object, kind: str) -> float:
     number = _real(value, kind)
     if number is None:
         raise invalid(param, _RANGES[kind][0], _shown(value))
+    if kind in _CAPPED and number > MAX_SETTING:
+        raise invalid(param, "at most 1e12 (larger values overflow float32 in torch)", _shown(value))
     return number
 
 

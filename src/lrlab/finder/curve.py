@@ -61,8 +61,9 @@ def trend(losses: Sequence[float], width: float | None = None) -> Array:
     cut = reach(len(values), sigma)
     offsets = np.arange(-cut, cut + 1)
     kernel = np.exp(-0.5 * (offsets / sigma) ** 2)
-    weighted = np.convolve(logged, kernel, mode="same")
-    norm = np.convolve(np.ones_like(logged), kernel, mode="same")
+    # "full" then cut: mode="same" returns the kernel's length when a short sweep stopped early
+    weighted = np.convolve(logged, kernel, mode="full")[cut : cut + len(values)]
+    norm = np.convolve(np.ones_like(logged), kernel, mode="full")[cut : cut + len(values)]
     result: Array = weighted / norm
     return result
 

@@ -16,6 +16,9 @@ from lrlab.errors import LrlabError, invalid
 from lrlab.spec import format_value
 
 Steps = float  # a duration or point in time, in steps; stored as int when integral
+MIN_STEPS = 1e-6  # a positive duration below this divides steps into inf or nan
+MAX_VALUE = 1e12  # any number of a schedule; base LR x multiplier then fits float32 (3.4e38)
+PROBE_STEPS = (0, 1, 10, 1e3, 1e6, 1e9, 1e12)  # where a new schedule must give finite values
 
 FAMILIES: dict[str, type[Schedule]] = {}
 
@@ -56,6 +59,22 @@ class Schedule:
             normalize = _NORMALIZERS[str(f.type)]
             object.__setattr__(self, f.name, normalize(self, f.name, getattr(self, f.name)))
         self.check()
+        self._probe()
+
+    def _probe(self) -> None:
+        """Fail now, not at step time, when fields that are each in range still overflow together
+        (``scale(scale(constant(), factor=1e12), factor=1e12)``, huge ``mult`` … ``steps``)."""
+        steps = PROBE_STEPS if self.duration is None else (*PROBE_STEPS, self.duration)
+        for step in steps:
+            try:
+                value = self.at(step)
+            except (ArithmeticError, ValueError):  # float overflow, math's domain errors
+                value = math.nan
+            if not 0 <= value <= MAX_VALUE:
+                raise LrlabError(
+                    f"{self}: the multiplier at step {format_value(step)} is {value!r}, beyond the "
+                    "range [0, 1e12] (the numbers overflow); use smaller factors or longer steps."
+                )
 
     def check(self) -> None:
         """Validate the relations between fields (each family adds its own)."""
@@ -126,6 +145,8 @@ def _real(owner: Schedule, param: str, value: object) -> float:
         number = math.inf
     if not math.isfinite(number):
         raise _type_error(owner, param, "a finite number", value)
+    if abs(number) > MAX_VALUE:
+        raise _type_error(owner, param, "a finite number of at most 1e12 in size", value)
     return number
 
 
@@ -133,6 +154,8 @@ def _steps(owner: Schedule, param: str, value: object) -> float:
     number = _real(owner, param, value)
     if number < 0:
         raise _type_error(owner, param, "a number of steps >= 0", value)
+    if 0 < number < MIN_STEPS:
+        raise _type_error(owner, param, "0 or a number of steps >= 1e-6", value)
     return int(number) if number.is_integer() and number < 2**53 else number
 
 

@@ -70,6 +70,8 @@ def resolve_device(name: str) -> torch.device:
         raise invalid("device", "'auto', 'cpu', 'cuda' or 'cuda:N'", name) from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise invalid("device", "a device this machine has", name, "Use device='auto' or 'cpu'.")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise invalid("device", "a device this machine has (no Apple MPS here)", name, "Use 'auto' or 'cpu'.")
     return device
 
 
