@@ -26,6 +26,7 @@ import pickle
 import signal
 import threading
 import time
+import warnings
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ from lrlab.config import Experiment, Variant, resolve_variant, to_toml, validate
 from lrlab.errors import invalid
 from lrlab.namespaces import check_comparison_name, check_experiment_folder
 from lrlab.report.records import VariantRow, aggregate, load_runs, write_summary_csv
+from lrlab.train.horizon import ScheduleHorizonWarning
 
 EXPERIMENT_FILE = "experiment.toml"
 RUNS = "runs"
@@ -166,7 +168,8 @@ def plan(
     old = finished_runs(specs, directory, force=force)
     check_experiment_folder(directory, experiment, command="compare", force=force, ignore=("seeds",))
     done = old.reused
-    check_runs_can_start([spec for spec in specs if spec.folder not in done])
+    for note in check_runs_can_start([spec for spec in specs if spec.folder not in done]):
+        warnings.warn(note, ScheduleHorizonWarning, stacklevel=2)  # the CLI prints it as one line
     workers, lowered = worker_count(jobs, len(specs) - len(done))
     return Plan(directory, specs, done, workers, lowered, old.stale)
 
@@ -475,7 +478,9 @@ def run_one(
         if restart:
             clear_run(folder)
         started = time.perf_counter()
-        result = train(spec.experiment, run_dir=folder, resume=True, quiet=True)
+        with warnings.catch_warnings():  # said once per variant when the comparison was planned
+            warnings.simplefilter("ignore", ScheduleHorizonWarning)
+            result = train(spec.experiment, run_dir=folder, resume=True, quiet=True)
     return RunReport(spec, result.summary, os.getpid(), time.perf_counter() - started)
 
 

@@ -79,11 +79,17 @@ def _differences(old: object, new: object, path: str) -> Iterator[str]:
         yield f"{path.rstrip('.')}: {old!r} → {new!r}"
 
 
-def check_runs_can_start(specs: Sequence[RunSpec]) -> None:
+def check_runs_can_start(specs: Sequence[RunSpec]) -> list[str]:
     """Load each distinct task once (downloading a dataset when it can, calling a task plug-in,
     as ``train`` would) and build each distinct model and optimizer, so that bad input fails
-    before any training."""
+    before any training. Returns the variants' schedule-length warnings
+    (:func:`~lrlab.train.horizon.horizon_warning`), one per variant at most."""
+    from lrlab.distributed import World
+    from lrlab.train.feed import steps_per_epoch
+    from lrlab.train.horizon import horizon_warning
     from lrlab.train.setup import load_task
+
+    notes: dict[str, str] = {}
 
     tasks: dict[str, Any] = {}
     checked: set[str] = set()
@@ -102,6 +108,10 @@ def check_runs_can_start(specs: Sequence[RunSpec]) -> None:
         if setup not in checked:
             checked.add(setup)
             _check_setup(spec, tasks[key])
+        updates = steps_per_epoch(tasks[key], experiment.train.batch_size, World(0, 1))
+        if spec.variant not in notes and (note := horizon_warning(experiment, updates)) is not None:
+            notes[spec.variant] = f"variant {spec.variant!r}: {note}"
+    return list(notes.values())
 
 
 def _plugin_inputs(experiment: Experiment) -> list[int] | None:

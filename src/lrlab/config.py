@@ -386,6 +386,7 @@ OVERRIDES: dict[str, str] = {
     "batch_size": "train.batch_size",
     "seed": "train.seed",
     "device": "train.device",
+    "interval": "train.interval",
     "lr_scaling": "train.lr_scaling",
     "reference_batch_size": "train.reference_batch_size",
     "scaling_warmup_epochs": "train.scaling_warmup_epochs",

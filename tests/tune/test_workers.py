@@ -75,7 +75,7 @@ def test_two_lrlab_tune_processes_share_a_postgresql_study(tmp_path: Path, postg
         "--study",
         "pg-tiny",
     ]
-    command += ["--trials", "8", "--pruner", "none", "--quiet", "--no-report"]
+    command += ["--trials", "8", "--pruner", "none", "--quiet", "--no-report", "--workers", "1"]
     processes = [
         subprocess.Popen(
             [*command, "--out", str(tmp_path / f"machine{i}")], env=cli_env(), stdout=subprocess.PIPE

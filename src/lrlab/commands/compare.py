@@ -80,8 +80,10 @@ def build_experiment(args: argparse.Namespace) -> Experiment:
 
 def run(args: argparse.Namespace) -> int:
     """``lrlab compare``: check everything, train the pending runs, print the table."""
+    from lrlab.commands.notices import show_as_lines
     from lrlab.compare import compare
 
+    show_as_lines()  # schedule-length warnings as one line each
     if args.jobs < 0:
         raise invalid("--jobs", "an integer >= 0 (0: one per CPU)", args.jobs)
     experiment = build_experiment(args)

@@ -1,9 +1,9 @@
 """``lrlab find-lr``: the range test on an experiment's task, with a recommendation to train with.
 
 Takes the task options of ``lrlab train`` (a TOML file and/or flags). Writes
-``<out>/<name>/find-<param>-<run>/``: ``steps.csv`` (one row per step), ``summary.json`` (the
-suggestions, the recommendation, the command to train with) and ``range_test.png``. Running the
-same command again rewrites that folder.
+``<out>/<name>/find-<param>-<run>/`` (``out``: ``runs/find-lr``): ``steps.csv`` (one row per
+step), ``summary.json`` (the suggestions, the recommendation, the command to train with) and
+``range_test.png``. Running the same command again rewrites that folder.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from lrlab.commands.train import _multipliers
 from lrlab.errors import LrlabError, invalid
+from lrlab.namespaces import FIND_LR_OUT
 
 if TYPE_CHECKING:
     from lrlab.config import Experiment
@@ -109,7 +110,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     out.add_argument("--format", choices=("table", "json"), default="table", help="stdout format")
     out.add_argument("--plot", metavar="FILE", help="also draw the curve to FILE (.png or .svg)")
     out.add_argument("--name", metavar="NAME", help="experiment name (default: the file's stem)")
-    out.add_argument("--out", default="runs", metavar="DIR", help="parent of run directories (default: runs)")
+    out.add_argument(
+        "--out", default=FIND_LR_OUT, metavar="DIR", help=f"parent of range tests (default: {FIND_LR_OUT})"
+    )
     out.add_argument("--quiet", action="store_true", help="nothing on stderr")
 
 

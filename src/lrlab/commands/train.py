@@ -1,8 +1,8 @@
 """``lrlab train``: one experiment (a TOML file and/or flags) → one run directory.
 
 Flags override the file's keys (``--epochs`` sets ``train.epochs``, …). The run directory is
-``<out>/<name>/<run name>``, the run name a hash of the resolved settings: run the same command
-with ``--resume`` to continue a run that was stopped.
+``<out>/<name>/<run name>`` (``out``: ``runs/train``), the run name a hash of the resolved
+settings: run the same command with ``--resume`` to continue a run that was stopped.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from lrlab.errors import LrlabError
+from lrlab.namespaces import TRAIN_OUT
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -22,9 +23,9 @@ if TYPE_CHECKING:
 SUMMARY = "train a model on a task and record the run"
 DESCRIPTION = (
     "Train a model with an optimizer and an LR schedule, from an experiment file (TOML) and/or\n"
-    "flags (flags win). Writes <out>/<name>/<run>/: config.json, metrics.csv (one row per epoch,\n"
-    "flushed at once), checkpoint.pt, best.pt and summary.json. The same command with --resume\n"
-    "continues a stopped run exactly where its last checkpoint left it."
+    "flags (flags win). Writes <out>/<name>/<run>/ (<out>: runs/train): config.json,\n"
+    "metrics.csv (one row per epoch, flushed at once), checkpoint.pt, best.pt and summary.json.\n"
+    "The same command with --resume continues a stopped run exactly where its checkpoint left it."
 )
 EXAMPLES = """\
 examples:
@@ -44,7 +45,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_setting_arguments(parser)
     run = parser.add_argument_group("run")
     run.add_argument("--name", metavar="NAME", help="experiment name (default: the file's stem)")
-    run.add_argument("--out", default="runs", metavar="DIR", help="parent of run directories (default: runs)")
+    run.add_argument(
+        "--out", default=TRAIN_OUT, metavar="DIR", help=f"parent of run directories (default: {TRAIN_OUT})"
+    )
     run.add_argument("--resume", action="store_true", help="continue the run this command started")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     parallel = parser.add_argument_group("data-parallel and devices")
@@ -89,6 +92,11 @@ def add_setting_arguments(parser: argparse.ArgumentParser) -> None:
     )
     opt.add_argument("--epochs", type=int, metavar="N")
     opt.add_argument("--steps", type=int, metavar="N", help="a budget in updates instead of epochs")
+    opt.add_argument(
+        "--interval",
+        choices=("step", "epoch"),
+        help="what the schedule's numbers count: updates (default) or epochs",
+    )
     opt.add_argument("--batch-size", type=int, metavar="N")
     opt.add_argument("--seed", type=int, metavar="N")
     opt.add_argument("--device", metavar="DEV", help="auto (CUDA when present), cpu, cuda, cuda:N")
@@ -141,6 +149,7 @@ def overrides(args: argparse.Namespace) -> dict[str, object]:
         batch_size=args.batch_size,
         seed=args.seed,
         device=args.device,
+        interval=args.interval,
         early_stopping=args.early_stopping,
         monitor=args.monitor,
         init_from=args.init_from,
@@ -151,6 +160,7 @@ def overrides(args: argparse.Namespace) -> dict[str, object]:
 def run(args: argparse.Namespace) -> int:
     """``lrlab train``: build the experiment, train it, print the summary."""
     from lrlab import distributed
+    from lrlab.commands.notices import show_as_lines
     from lrlab.config import Experiment, apply_overrides, load_experiment
     from lrlab.train.run import run_directory, train
 
@@ -171,8 +181,11 @@ def run(args: argparse.Namespace) -> int:
     if args.nproc is not None:
         return _launch(args, world, run_directory(experiment, args.out, args.nproc))
     folder = run_directory(experiment, args.out, world.size)
+    show_as_lines()
     if not args.quiet and world.main:
-        print(f"lrlab: {'resuming' if args.resume else 'training'} {folder}", file=sys.stderr)
+        doing = "resuming" if args.resume else "training"
+        schedule = f"schedule {experiment.schedule} per {experiment.train.interval}"
+        print(f"lrlab: {doing} {folder} ({schedule})", file=sys.stderr)
     try:
         result = train(experiment, out=args.out, resume=args.resume, quiet=args.quiet)
     except KeyboardInterrupt:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from lrlab.commands.train import add_setting_arguments, overrides
 from lrlab.errors import LrlabError
+from lrlab.namespaces import TUNE_OUT
 
 if TYPE_CHECKING:
     from lrlab.config import Experiment
@@ -24,9 +25,10 @@ SUMMARY = "tune the LR, schedule and optimizer settings (Optuna)"
 DESCRIPTION = (
     "Search an experiment's [search] space (or the built-in space of its optimizer) with Optuna:\n"
     "each trial trains with the same loop as lrlab train, reports its validation metric every\n"
-    "epoch and may be pruned (ASHA by default). Writes <out>/<study>/: experiment.toml, study.db\n"
-    "(SQLite, unless --storage URL), trials/<n>/ (run directories), trials.csv, best.toml (which\n"
-    "lrlab train accepts; also printed), report.html and, with --final, the best configuration\n"
+    "epoch and may be pruned (ASHA by default). Writes <out>/<study>/ (<out>: runs/tune):\n"
+    "experiment.toml, study.db (SQLite, unless --storage URL), trials/<n>/ (run directories),\n"
+    "trials.csv, best.toml (which lrlab train accepts; also printed), report.html and, with\n"
+    "--final, the best configuration\n"
     "retrained on train + validation and evaluated once on the test split. --trials counts the\n"
     "finished trials of the whole study: the same command continues a stopped study."
 )
@@ -55,7 +57,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--trials", type=int, default=30, metavar="N", help="finished trials (default: 30)")
     group.add_argument("--timeout", type=float, metavar="S", help="start no trial after S seconds")
     group.add_argument(
-        "--workers", type=int, default=1, metavar="N", help="local worker processes (default: 1)"
+        "--workers", type=int, metavar="N", help="local worker processes (default: one per CPU)"
     )
     group.add_argument("--storage", metavar="URL", help="SQLAlchemy URL (default: SQLite in the study dir)")
     group.add_argument("--study", metavar="NAME", help="study name (default: the experiment's name)")
@@ -77,7 +79,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="retrain the best on train + validation (the next best if it collapses), test once",
     )
     group.add_argument("--name", metavar="NAME", help="experiment name (default: the file's stem)")
-    group.add_argument("--out", default="runs", metavar="DIR", help="parent of the study (default: runs)")
+    group.add_argument(
+        "--out", default=TUNE_OUT, metavar="DIR", help=f"parent of the study (default: {TUNE_OUT})"
+    )
+    group.add_argument(
+        "--force",
+        action="store_true",
+        help="replace another experiment's experiment.toml in the study folder",
+    )
     group.add_argument("--quiet", action="store_true", help="no line per trial")
     group.add_argument("--no-report", action="store_true", help="skip the HTML report")
 
@@ -107,7 +116,7 @@ def build_config(args: argparse.Namespace) -> TuneConfig:
     return TuneConfig(
         trials=args.trials,
         timeout=args.timeout,
-        workers=args.workers,
+        workers=default_workers() if args.workers is None else args.workers,
         storage=args.storage,
         study=args.study,
         sampler=args.sampler,
@@ -119,7 +128,15 @@ def build_config(args: argparse.Namespace) -> TuneConfig:
         final=args.final,
         out=args.out,
         report=not args.no_report,
+        force=args.force,
     )
+
+
+def default_workers() -> int:
+    """One worker per CPU this process may use."""
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def run(args: argparse.Namespace) -> int:
@@ -133,7 +150,7 @@ def run(args: argparse.Namespace) -> int:
     name, folder, _ = study_folder(experiment, config)
     workers, lowered = worker_count(experiment, config)
     log_trials(not args.quiet)
-    if lowered is not None:  # said even when quiet: the command does less than asked
+    if lowered is not None and args.workers is not None:  # said even when quiet: it does less than asked
         print(f"lrlab: note: {lowered}", file=sys.stderr)
     if not args.quiet:
         print(

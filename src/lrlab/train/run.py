@@ -1,6 +1,7 @@
 """``train``: one experiment → one run directory, through the same :func:`~lrlab.train.fit`.
 
-The run directory is ``<out>/<experiment name>/<run name>``. The run name is
+The run directory is ``<out>/<experiment name>/<run name>`` (``out``: ``runs/train``, see
+:mod:`lrlab.namespaces`). The run name is
 ``<model>-<optimizer>-lr<lr>-seed<seed>-<hash>``, where ``hash`` is the first 8 hex digits of the
 SHA-256 of the resolved experiment (every key but ``name`` and ``task.data_dir``, as sorted JSON):
 the same command and file give the same directory, which is how ``--resume`` finds it, and a
@@ -24,6 +25,7 @@ import json
 import platform
 import re
 import sys
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -39,11 +41,14 @@ from lrlab.config import Experiment
 from lrlab.data import Data
 from lrlab.distributed import World
 from lrlab.errors import LrlabError
+from lrlab.namespaces import TRAIN_OUT
 from lrlab.scaling import LrScaling, resolve
 from lrlab.task import Task
+from lrlab.threads import workload_threads
 from lrlab.train.callbacks import Callback
 from lrlab.train.checkpoint import BEST, CHECKPOINT
 from lrlab.train.feed import steps_per_epoch, test_scores
+from lrlab.train.horizon import ScheduleHorizonWarning, horizon_warning
 from lrlab.train.identity import Identity, run_identity, stale_reason
 from lrlab.train.logging import METRICS, write_text_atomic
 from lrlab.train.loop import FitResult, fit, resolve_device
@@ -112,7 +117,7 @@ def run_name(experiment: Experiment, world_size: int = 1) -> str:
     return f"{re.sub(r'[^A-Za-z0-9._-]+', '_', words)}-{digest}"
 
 
-def run_directory(experiment: Experiment, out: str | Path = "runs", world_size: int = 1) -> Path:
+def run_directory(experiment: Experiment, out: str | Path = TRAIN_OUT, world_size: int = 1) -> Path:
     """``<out>/<experiment name>/<run name>``."""
     return Path(out).expanduser() / experiment.name / run_name(experiment, world_size)
 
@@ -120,7 +125,7 @@ def run_directory(experiment: Experiment, out: str | Path = "runs", world_size: 
 def train(
     experiment: Experiment,
     *,
-    out: str | Path = "runs",
+    out: str | Path = TRAIN_OUT,
     resume: bool = False,
     quiet: bool = False,
     run_dir: str | Path | None = None,
@@ -140,7 +145,10 @@ def train(
     identity = run_identity(experiment)
     resuming, stale = world.on_main(lambda: _claim(folder, resume, identity))
     task = load_task(experiment)
-    scaling = lr_scaling(experiment, world, steps_per_epoch(task, experiment.train.batch_size, world))
+    updates = steps_per_epoch(task, experiment.train.batch_size, world)
+    scaling = lr_scaling(experiment, world, updates)
+    if world.main and (note := horizon_warning(experiment, updates)) is not None:
+        warnings.warn(note, ScheduleHorizonWarning, stacklevel=2)  # the CLI prints it as one line
     model, optimizer, frozen = build_model_and_optimizer(experiment, task, lr=scaling.lr)
     if world.main and not (resuming and (folder / CONFIG).exists()):
         record = _config_record(
@@ -151,17 +159,18 @@ def train(
     if world.main and not quiet and (world.parallel or scaling.factor != 1.0):
         print(f"lrlab: {world.size} process(es): {scaling.describe()}", file=sys.stderr)
     try:
-        result = fit(
-            model,
-            task,
-            optimizer,
-            experiment.schedule,
-            config=fit_config(experiment, quiet=quiet, ramp=scaling.ramp()),
-            callbacks=[*build_callbacks(experiment, folder), *callbacks],
-            run_dir=folder,
-            resume=resuming,
-        )
-        test = test_scores(model, task, experiment.train.eval_batch_size, device, world)
+        with workload_threads(model, device):  # a small model: one thread (lrlab.threads)
+            result = fit(
+                model,
+                task,
+                optimizer,
+                experiment.schedule,
+                config=fit_config(experiment, quiet=quiet, ramp=scaling.ramp()),
+                callbacks=[*build_callbacks(experiment, folder), *callbacks],
+                run_dir=folder,
+                resume=resuming,
+            )
+            test = test_scores(model, task, experiment.train.eval_batch_size, device, world)
     except RuntimeError as error:
         if world.parallel and distributed.is_peer_failure(error):
             raise distributed.lost_peer(world, folder, error) from None

@@ -1,6 +1,7 @@
 """``tune``: an experiment and its search space → an Optuna study in a study directory.
 
-The study directory is ``<out>/<study name>/`` (the name defaults to the experiment's)::
+The study directory is ``<out>/<study name>/`` (``out`` defaults to ``runs/tune``, the name to
+the experiment's; a study name is a plain folder name, see :mod:`lrlab.namespaces`)::
 
     experiment.toml   the experiment with its [search] table
     study.db          the Optuna study (SQLite; absent with --storage URL)
@@ -30,6 +31,7 @@ import optuna
 
 from lrlab.config import Experiment, to_toml
 from lrlab.errors import LrlabError, invalid, unknown
+from lrlab.namespaces import TUNE_OUT, check_experiment_folder, check_name
 from lrlab.train.logging import write_text_atomic
 from lrlab.train.monitor import resolve_mode
 from lrlab.tune.space import LrScaling, SearchSpace, build_space
@@ -57,10 +59,13 @@ class TuneConfig:
     reference_batch_size: int | None = None
     heartbeat: int = 10
     final: bool = False
-    out: str | Path = "runs"
+    out: str | Path = TUNE_OUT
     report: bool = True
+    force: bool = False  # replace another experiment's experiment.toml in the study folder
 
     def __post_init__(self) -> None:
+        if self.study is not None:
+            check_name(self.study, "--study")
         _integer("--trials", self.trials, 1)
         _integer("--workers", self.workers, 1)
         _integer("--heartbeat", self.heartbeat, 1)
@@ -263,6 +268,9 @@ def check(experiment: Experiment, config: TuneConfig) -> SearchSpace:
         )
     if config.storage is not None:
         check_url(config.storage)
+    folder = study_folder(experiment, config)[1]
+    # the search space, monitor and folds are the study's own check (open_study)
+    check_experiment_folder(folder, experiment, command="tune", force=config.force, ignore=("search",))
     if config.sampler == "grid":
         grid_of(space)  # refuses continuous distributions
     return space
