@@ -7,11 +7,22 @@ names the bad value and, where there is an obvious one, the fix.
 from __future__ import annotations
 
 import difflib
+import errno
 from collections.abc import Iterable
 
 
 class LrlabError(ValueError):
     """Bad input to lrlab: the message names the bad value and the fix."""
+
+
+class DiskFullError(OSError):
+    """No space left while lrlab wrote a file: the message says which, and what was kept.
+
+    An :class:`OSError` (the CLI's file-system error, exit 1) whose text is one plain sentence."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.errno = errno.ENOSPC
 
 
 def invalid(param: str, constraint: str, value: object, fix: str = "") -> LrlabError:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import io
 import os
 import random
 import tempfile
@@ -13,7 +15,7 @@ import numpy as np
 import torch
 
 from lrlab import runlock
-from lrlab.errors import LrlabError
+from lrlab.errors import DiskFullError, LrlabError
 from lrlab.fileperm import follow_umask
 from lrlab.train.callbacks import Callback
 from lrlab.train.early_stopping import copy_weights, metric_value
@@ -26,18 +28,34 @@ BEST = "best.pt"
 
 
 def save_atomic(payload: object, path: Path) -> None:
-    """``torch.save`` to a temporary file beside ``path``, then rename it into place."""
+    """``torch.save`` to a temporary file beside ``path``, then rename it into place: a failed
+    write (a full disk) leaves the previous ``path`` as it was.
+
+    The payload is serialized in memory first, so that an error of the file system reaches us as
+    itself (torch turns a failed write into a bare ``RuntimeError``).
+
+    Raises:
+        DiskFullError: no space left (or the quota is spent) while writing.
+    """
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(handle, "wb") as file:
-            torch.save(payload, file)
+            file.write(buffer.getbuffer())
             file.flush()
             os.fsync(file.fileno())
         follow_umask(temporary)
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as error:
         Path(temporary).unlink(missing_ok=True)
+        if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+            kept = "the previous one is kept" if path.exists() else "there is no earlier one"
+            raise DiskFullError(
+                f"the disk is full: writing {path} ({buffer.getbuffer().nbytes:,} bytes) failed and "
+                f"{kept}; free some space and run the same command with --resume."
+            ) from None
         raise
 
 
@@ -83,7 +101,9 @@ def load_run_state(path: Path, run: Run) -> None:
     try:
         saved = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # a torn or foreign file: say which one
-        raise LrlabError(f"cannot read checkpoint {path}: {error}; delete it to start afresh.") from None
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise _foreign(path, f"it cannot be read: {first}") from None
+    _check_belongs(path, saved, run)
     if saved["schedule"] != str(run.schedule):
         raise LrlabError(
             f"checkpoint {path} was made with schedule {saved['schedule']!r}, not {str(run.schedule)!r}; "
@@ -97,6 +117,43 @@ def load_run_state(path: Path, run: Run) -> None:
         if callback.key in saved["callbacks"]:
             callback.load_state_dict(saved["callbacks"][callback.key])
     set_rng_state(saved["rng"])
+
+
+_RUN_KEYS = ("model", "optimizer", "state", "schedule", "stop_reason", "callbacks", "rng")
+
+
+def _foreign(path: Path, why: str) -> LrlabError:
+    return LrlabError(
+        f"checkpoint {path} does not belong to this run ({why}); delete it (or the run folder) to "
+        "start afresh, or resume with the settings that made it."
+    )
+
+
+def _check_belongs(path: Path, saved: object, run: Run) -> None:
+    """Refuse a checkpoint that another run, another model or another program wrote, before any
+    of it is loaded (torch's own errors say ``size mismatch`` or ``KeyError`` far from the cause)."""
+    if not isinstance(saved, dict) or any(key not in saved for key in _RUN_KEYS):
+        shown = sorted(map(str, saved))[:6] if isinstance(saved, dict) else type(saved).__name__
+        raise _foreign(path, f"it is not an lrlab run checkpoint: it holds {shown}")
+    weights, expected = saved["model"], run.model.state_dict()
+    if not isinstance(weights, dict) or set(weights) != set(expected):
+        names = set(weights) if isinstance(weights, dict) else set()
+        differ = sorted(names ^ set(expected))[:3]
+        raise _foreign(path, f"its model has other parameters: {', '.join(differ) or 'none'} differ")
+    for name, tensor in expected.items():
+        theirs = weights[name]
+        if not isinstance(theirs, torch.Tensor) or theirs.shape != tensor.shape:
+            shape = tuple(theirs.shape) if isinstance(theirs, torch.Tensor) else type(theirs).__name__
+            raise _foreign(path, f"its {name} is shaped {shape}, this model's {tuple(tensor.shape)}")
+    groups = saved["optimizer"].get("param_groups") if isinstance(saved["optimizer"], dict) else None
+    sizes = [len(group.get("params", ())) for group in groups] if isinstance(groups, list) else None
+    if sizes != [len(group["params"]) for group in run.optimizer.param_groups]:
+        raise _foreign(path, "its optimizer has other parameter groups")
+    state = saved["state"]
+    if not isinstance(state, dict) or any(
+        key not in state for key in ("epoch", "step", "lr_scale", "history")
+    ):
+        raise _foreign(path, "its training counters are missing")
 
 
 class Checkpoint(Callback):
@@ -134,10 +191,15 @@ class Checkpoint(Callback):
 
     def on_epoch_end(self, run: Run, metrics: Mapping[str, float]) -> None:
         epoch = int(metrics["epoch"])
-        if self.monitor.update(metric_value(metrics, self.monitor.metric), epoch):
-            save_atomic({"model": copy_weights(run), "epoch": epoch, **dict(metrics)}, self.directory / BEST)
-        if epoch % self.every == 0 or run.stop_reason is not None:
-            save_atomic(run_state(run), self.directory / CHECKPOINT)
+        try:
+            if self.monitor.update(metric_value(metrics, self.monitor.metric), epoch):
+                best = {"model": copy_weights(run), "epoch": epoch, **dict(metrics)}
+                save_atomic(best, self.directory / BEST)
+            if epoch % self.every == 0 or run.stop_reason is not None:
+                save_atomic(run_state(run), self.directory / CHECKPOINT)
+        except OSError:  # the fit ends here: let a resume in this process claim the folder anew
+            self._release()
+            raise
 
     def state_dict(self) -> dict[str, Any]:
         return {"monitor": self.monitor.state_dict()}
