@@ -23,7 +23,9 @@ def experiment(schedule: str, **train: object) -> object:
     [
         ("cosine(steps=1300)", {}, "runs for 1300 steps, but the run's 171 steps end at 13% of it"),
         ("cosine(steps=40)", {}, "ends after 40 steps, 23% of the run's 171 steps"),
-        ("multistep(milestones=[15, 30], gamma=0.5)", {"interval": "epoch"}, "milestone at epoch 30"),
+        ("multistep(milestones=[15, 30], gamma=0.5)", {"interval": "epoch"}, "decays first at epoch 15"),
+        ("multistep(milestones=[1, 30], gamma=0.5)", {"interval": "epoch"}, "milestone at epoch 30, far"),
+        ("multistep(milestones=[1, 3], gamma=0.5)", {"interval": "epoch"}, None),
         ("cosine(steps=171)", {}, None),
         ("cosine(steps=3)", {"interval": "epoch"}, None),
         ("multistep(milestones=[1, 2], gamma=0.5)", {"interval": "epoch"}, None),

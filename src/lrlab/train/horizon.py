@@ -5,7 +5,8 @@ the run is most likely a mistake (``cosine(steps=1300)`` in a run of 171 steps n
 The horizon is a schedule's ``duration`` (in its interval's units: optimizer steps, or epochs
 with ``train.interval = "epoch"``), or for ``multistep`` its last milestone. A run's length is
 in the same units. :func:`horizon_warning` says, in one line, when the horizon is under
-:data:`SHORT` or over :data:`LONG` of the run (a milestone at or past the end is never reached);
+:data:`SHORT` or over :data:`LONG` of the run (for ``multistep``: its first milestone is never
+reached, or its last is over :data:`LONG` of the run);
 ``lrlab train`` and ``lrlab compare`` print it before training (as a
 :class:`ScheduleHorizonWarning`).
 """
@@ -44,11 +45,16 @@ def horizon_warning(experiment: Experiment, steps_per_epoch: int) -> str | None:
     shown = f"the schedule {experiment.schedule} (per {unit})"
     run = f"the run's {length} {unit}s"
     if isinstance(schedule, Multistep):
-        last = max(schedule.milestones)
-        if last >= length:
+        first, last = min(schedule.milestones), max(schedule.milestones)
+        if first >= length:  # never decays: the run is a constant LR
             return (
-                f"{shown} has a milestone at {unit} {last:g}, which {run} never reach; set its "
-                "milestones within the run."
+                f"{shown} decays first at {unit} {first:g}, which {run} never reach: the LR stays "
+                "constant. Set its milestones within the run."
+            )
+        if last > LONG * length:
+            return (
+                f"{shown} has a milestone at {unit} {last:g}, far past {run}. Set its milestones "
+                "within the run."
             )
         return None
     horizon = schedule.duration
