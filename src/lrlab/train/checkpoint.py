@@ -97,7 +97,20 @@ def run_state(run: Run) -> dict[str, Any]:
 
 
 def load_run_state(path: Path, run: Run) -> None:
-    """Load a :func:`run_state` file into ``run`` and its callbacks."""
+    """Load a :func:`run_state` file into ``run`` and its callbacks.
+
+    Raises:
+        LrlabError: the file cannot be read or belongs to another run (then the fit ends here,
+            and this process's claim of the run directory with it).
+    """
+    try:
+        _load_run_state(path, run)
+    except LrlabError:
+        runlock.release(path.parent)
+        raise
+
+
+def _load_run_state(path: Path, run: Run) -> None:
     try:
         saved = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # a torn or foreign file: say which one
