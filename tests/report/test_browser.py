@@ -1,7 +1,9 @@
 """The report in a real browser: headless Chromium (Debian's chromium + chromium-driver, driven
 by selenium) renders the table and every image without a console error, and on a phone-size
-screen only the table scrolls sideways, never the page. Screenshots are kept as test artifacts
-in ``artifacts/`` under the repository root. Skipped, with the reason, when a piece is absent.
+screen only the table and the figures (kept at a width their text reads at) scroll sideways,
+inside their boxes, never the page. Screenshots at desktop and phone widths are kept as test
+artifacts in ``artifacts/`` under the repository root. Skipped, with the reason, when a piece is
+absent (CI installs chromium and chromium-driver, see .ci/run).
 """
 
 from __future__ import annotations
@@ -111,8 +113,14 @@ def test_the_page_renders_its_table_and_images_without_console_errors(driver: An
     for complete, natural_width, natural_height, shown_width in images:
         assert complete and (natural_width, natural_height) == (960, 660)
         assert 0 < shown_width <= LAPTOP[0]
+    headings = driver.execute_script(
+        "return [...document.querySelectorAll('#summary thead th')].map(h => h.textContent.trim())"
+    )
+    assert "val_acc at best val_loss" in headings and "test_acc" in headings
     path = screenshot(driver, "report-screenshot.png")
     assert path.read_bytes().startswith(b"\x89PNG") and path.stat().st_size > 50_000
+    width = driver.execute_script("return document.documentElement.scrollWidth")
+    assert width <= LAPTOP[0]  # nothing scrolls sideways at desktop width
 
 
 def test_on_a_phone_only_the_table_scrolls_sideways(driver: Any, report: Path) -> None:
@@ -128,7 +136,15 @@ def test_on_a_phone_only_the_table_scrolls_sideways(driver: Any, report: Path) -
         assert sizes["viewport"] == PHONE["width"]
         assert sizes["page"] <= sizes["viewport"] and sizes["body"] <= sizes["viewport"]
         assert sizes["table"] > sizes["wrap"]  # the wide table scrolls inside its box
-        assert all(right <= sizes["viewport"] for right in sizes["images"])
+        boxes = driver.execute_script(
+            "return [...document.querySelectorAll('figure')].map(f => [f.getBoundingClientRect().right,"
+            " f.clientWidth, f.scrollWidth, f.querySelector('img').getBoundingClientRect().width])"
+        )
+        for right, box, inner, shown in boxes:
+            assert right <= sizes["viewport"]  # the figure's box fits the screen …
+            # … and its image keeps a width its text reads at (10 pt at 150 dpi → ≥ 13 CSS px),
+            # scrolling sideways inside the box like the table
+            assert shown >= 600 and inner > box
         path = screenshot(driver, "report-screenshot-phone.png")
         assert path.stat().st_size > 20_000
     finally:

@@ -101,11 +101,11 @@ def test_the_page_has_the_summary_rows_the_figures_and_the_reproduction(built: t
     page = Page(text)
     table = [row for row in page.rows if len(row) > 2]
     assert [row[0] for row in table] == ["constant", "cosine", "multistep"]
-    constant = table[0]  # variant, seeds, final acc, best acc, final loss, best loss, best epoch, ...
-    assert constant[:8] == ["constant", "0, 1", "0.7000 ± 0.1414", "0.7500 ± 0.0707", "0.6000 ± 0.2828",
-                            "0.5000 ± 0.1414", "2.5 ± 0.7", "3.0 ± 0.0"]  # fmt: skip
-    assert constant[8:] == ["finished 3 epochs ×2", "6.00 ± 1.41"]
-    assert "early-stopped: val_loss did not improve for 1 epoch ×1" in table[1][8]
+    constant = table[0]  # variant, seeds, final acc, acc at best, final loss, best loss, test acc, ...
+    assert constant[:9] == ["constant", "0, 1", "0.7000 ± 0.1414", "0.7500 ± 0.0707", "0.6000 ± 0.2828",
+                            "0.5000 ± 0.1414", "0.6500 ± 0.0707", "2.5 ± 0.7", "3.0 ± 0.0"]  # fmt: skip
+    assert constant[9:] == ["finished 3 epochs ×2", "6.00 ± 1.41"]
+    assert "early-stopped: val_loss did not improve for 1 epoch ×1" in table[1][9]
     assert len(page.images) == len(FIGURES)
     for src, name in zip(page.images, FIGURES, strict=True):
         png = base64.b64decode(src.removeprefix("data:image/png;base64,"))

@@ -182,7 +182,11 @@ def test_a_folder_without_runs_is_not_a_comparison(tmp_path: Path) -> None:
         ("metrics.csv", None, "metrics.csv is missing"),
         ("config.json", "{not json", "config.json: not valid JSON"),
         ("summary.json", "[1, 2]", "summary.json: expected a JSON object"),
-        ("metrics.csv", "epoch,val_loss\n1,oops\n", "metrics.csv, line 2: a cell is not a number"),
+        (
+            "metrics.csv",
+            "epoch,val_loss\n1,oops\n",
+            "metrics.csv, line 2: column 'val_loss' holds 'oops', not a number",
+        ),
         ("metrics.csv", "val_loss\n1.0\n", "metrics.csv, line 2: no epoch"),
         ("config.json", '{"experiment": {}}', "config.json: no resolved experiment"),
     ],

@@ -30,8 +30,11 @@ from lrlab.report.records import (
     RunRecord,
     VariantRow,
     aggregate,
+    dig,
     load_runs,
+    nonfinite_cells,
     read_experiment,
+    stat_heading,
     write_summary_csv,
     write_text_atomic,
 )
@@ -54,6 +57,7 @@ class Page:
     versions: Mapping[str, Sequence[str]]
     commands: Sequence[str]
     footer: str
+    nonfinite: int = 0  # metrics.csv cells holding nan or inf
 
 
 def build_report(compare_dir: str | os.PathLike[str]) -> Path:
@@ -82,6 +86,7 @@ def build_report(compare_dir: str | os.PathLike[str]) -> Path:
         commands=rerun_commands(root, name),
         footer=f"Written by lrlab {__version__} on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC "
         f"from {len(records)} runs.",
+        nonfinite=nonfinite_cells(records),
     )
     return write_text_atomic(root / REPORT, render_page(page))
 
@@ -89,13 +94,13 @@ def build_report(compare_dir: str | os.PathLike[str]) -> Path:
 def describe(experiment: Mapping[str, Any], records: Sequence[RunRecord]) -> str:
     """The page's one-line description: the file's ``description`` key, else a summary of the
     comparison from the runs' configs (values that differ between variants joined by " / ")."""
-    if isinstance(experiment.get("description"), str):
+    if isinstance(experiment.get("description"), str) and experiment["description"].strip():
         return str(experiment["description"])
     variants = len({record.variant for record in records})
     seeds = max(Counter(record.variant for record in records).values())
 
     def each(part: str, key: str) -> str:
-        values = (((r.config.get("experiment") or {}).get(part) or {}).get(key, "?") for r in records)
+        values = (dig(r.config, "experiment", part, key, default="?") for r in records)
         return " / ".join(dict.fromkeys(map(str, values)))
 
     lrs = " / ".join(dict.fromkeys(f"{record.lr:g}" for record in records))
@@ -163,26 +168,59 @@ def document(title: str, *, kicker: str, tab: str, lede: str, sections: Sequence
     )
 
 
+COLUMNS = (  # the summary table's statistics and their formats; shown when any row has them
+    ("final_val_acc", ".4f"),
+    ("best_val_acc", ".4f"),
+    ("final_val_loss", "#.4g"),
+    ("best_val_loss", "#.4g"),
+    ("test_acc", ".4f"),
+    ("test_loss", "#.4g"),
+    ("best_epoch", ".1f"),
+    ("epochs", ".1f"),
+)
+
+
 def _summary_section(page: Page) -> str:
-    accuracy = any("final_val_acc" in row.stats for row in page.rows)
     monitors = sorted({row.monitor for row in page.rows})
+    shown = [(name, spec) for name, spec in COLUMNS if any(name in row.stats for row in page.rows)]
     heads = ["variant", "seeds"]
-    heads += ["final val acc", "best val acc"] if accuracy else []
-    heads += ["final val loss", "best val loss", f"best epoch ({', '.join(monitors)})", "epochs"]
+    heads += [stat_heading(name, monitors) for name, _ in shown]
     heads += ["stop reason(s)", "training time per run (s)"]
     head = "".join(f'<th scope="col">{escape(text)}</th>' for text in heads)
-    body = "\n".join(_table_row(row, page.colors, accuracy) for row in page.rows)
+    body = "\n".join(_table_row(row, page.colors, shown) for row in page.rows)
+    chosen = (
+        f"the epoch of the best {monitors[0]}"
+        if len(monitors) == 1
+        else "the best epoch by each run's monitor"
+    )
+    test = (
+        " Test: the held-out test split, evaluated once after training with the weights the run"
+        " kept; compare it with validation before trusting a ranking."
+        if any(name.startswith("test_") for name, _ in shown)
+        else ""
+    )
     return (
         '<section id="summary"><h2>Summary</h2>'
         f'<div class="table-wrap"><table><thead><tr>{head}</tr></thead>\n'
         f"<tbody>\n{body}\n</tbody></table></div>"
         '<p class="note">Mean ± sample standard deviation over seeds (a single seed shows its '
-        "value). Best: at the best epoch by the monitored metric, the epoch best.pt holds. "
-        f"The same numbers, and the test metrics, are in {SUMMARY_CSV}.</p></section>"
+        f"value). Columns “at best …” hold the metric at {escape(chosen)} (the epoch best.pt "
+        f"holds), which need not be that metric's own best.{test} The same numbers are in "
+        f"{SUMMARY_CSV}.</p>{_damage_note(page)}</section>"
     )
 
 
-def _table_row(row: VariantRow, colors: Mapping[str, str], accuracy: bool) -> str:
+def _damage_note(page: Page) -> str:
+    if not page.nonfinite:
+        return ""
+    cells = f"{page.nonfinite} cell{'s' * (page.nonfinite != 1)}"
+    return (
+        f'<p class="note warn">{cells} of the runs\' metrics.csv hold nan or inf (a diverged or '
+        "edited run); the curves leave them out.</p>"
+    )
+
+
+def _table_row(row: VariantRow, colors: Mapping[str, str], shown: Sequence[tuple[str, str]]) -> str:
     def cell(name: str, spec: str) -> str:
         stat = row.stats.get(name)
         return f"<td>{escape(stat.format(spec)) if stat else '—'}</td>"
@@ -190,10 +228,7 @@ def _table_row(row: VariantRow, colors: Mapping[str, str], accuracy: bool) -> st
     swatch = f'<span class="swatch" style="background:{escape(colors.get(row.variant, "#888"))}"></span>'
     cells = [f'<th scope="row">{swatch}{escape(row.variant)}</th>']
     cells.append(f"<td>{escape(', '.join(map(str, row.seeds)))}</td>")
-    if accuracy:
-        cells += [cell("final_val_acc", ".4f"), cell("best_val_acc", ".4f")]
-    cells += [cell("final_val_loss", "#.4g"), cell("best_val_loss", "#.4g")]
-    cells += [cell("best_epoch", ".1f"), cell("epochs", ".1f")]
+    cells += [cell(name, spec) for name, spec in shown]
     cells.append(f'<td class="reasons">{escape(row.reasons())}</td>')
     cells.append(cell("seconds", "#.3g"))
     return f"<tr>{''.join(cells)}</tr>"
@@ -268,6 +303,14 @@ td.reasons { text-align: left; white-space: normal; min-width: 11rem; }
 figure { margin: 0; border: 1px solid var(--line); border-radius: 6px; padding: .5rem; min-width: 0; }
 img { display: block; max-width: 100%; height: auto; }
 figcaption { color: var(--muted); font-size: .875rem; text-align: center; }
+.warn { color: #8a4b00; }
+/* a phone: a figure keeps a width its text reads at and scrolls sideways in its box, as tables do */
+@media (max-width: 700px) {
+  main { padding: .75rem .75rem 1.5rem; }
+  figure { overflow-x: auto; }
+  figure img { max-width: none; width: 640px; }
+  figcaption { position: sticky; left: 0; max-width: calc(100vw - 2.5rem); text-align: left; }
+}
 pre { max-width: 100%; overflow-x: auto; background: var(--panel); padding: .75rem; border-radius: 6px;
   font-size: .85rem; line-height: 1.4; }
 footer { margin-top: 2rem; color: var(--muted); font-size: .8rem; }

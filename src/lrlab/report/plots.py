@@ -15,7 +15,7 @@ import secrets
 import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from lrlab.errors import LrlabError, invalid
 from lrlab.report.curves import bands, lr_preview
@@ -198,6 +198,8 @@ def plot_metric(
     ax: Axes | None = None,
     colors: Mapping[str, str] | None = None,
     spread: Literal["range", "std"] = "range",
+    scale: Literal["auto", "linear", "log"] = "auto",
+    epochs: float | None = None,
 ) -> Figure:
     """Draw ``metric`` (a metrics.csv column) against epoch: per variant the mean over seeds as
     a line and, shaded, the min–max over seeds (``spread="range"``) or mean ± std (``"std"``).
@@ -208,6 +210,11 @@ def plot_metric(
         ax: the axes to draw on; a new figure when ``None``.
         colors: variant → colour (default: :func:`variant_colors` of the records).
         spread: what the band shows.
+        scale: the y axis; ``"auto"``: logarithmic for losses and errors (so the drops an LR cut
+            makes show late in training), and for accuracies zoomed to the range the curves
+            spend their time in after the first epochs (see :func:`informative_range`).
+        epochs: the x axis runs from 0 to this (default: matplotlib's choice), so that every
+            panel of a report, the LR's included, shares one epoch axis.
     """
     curves = bands(records, metric, spread)
     if not curves:
@@ -230,50 +237,122 @@ def plot_metric(
         ax.fill_between(band.epochs, band.low, band.high, color=color, alpha=0.2, linewidth=0)
     name = LABELS.get(metric, metric)
     ax.xaxis.set_major_locator(_integer_locator())
-    ax.set_title(f"{name} (mean over seeds, band: {'min–max' if spread == 'range' else '± std'})")
+    shown = _apply_scale(ax, metric, list(curves.values()), scale)
+    ax.set_title(f"{name}{shown} (mean over seeds, band: {'min–max' if spread == 'range' else '± std'})")
+    if epochs is not None:
+        ax.set_xlim(0, max(1.0, epochs))
     _finish(ax, name, own)
     return figure
 
 
+def is_loss(metric: str) -> bool:
+    """Whether ``metric`` is a loss or an error (drawn on a log scale by default)."""
+    return any(word in metric for word in ("loss", "mse", "mae", "error", "ppl", "perplexity"))
+
+
+def is_accuracy(metric: str) -> bool:
+    """Whether ``metric`` is an accuracy-like score in [0, 1] (zoomed by default)."""
+    return metric.endswith(("acc", "accuracy", "_f1", "auc"))
+
+
+def informative_range(series: Sequence[Sequence[float]], skip: float = 0.2) -> tuple[float, float] | None:
+    """Y limits for accuracy curves: from a little below the lowest value after the first
+    ``skip`` share of each curve (the first epochs climb from chance and would squash the rest)
+    to a little above the highest value, clipped to [0, 1]; ``None`` when there is nothing to
+    zoom on. Values above the curves' start are never cut off."""
+    kept = [
+        value
+        for values in series
+        for value in values[min(len(values) - 1, int(len(values) * skip)) :]
+        if math.isfinite(value)
+    ]
+    if not kept:
+        return None
+    low, high = min(kept), max(kept)
+    pad = max((high - low) * 0.08, 0.005)
+    return max(0.0, low - pad), min(1.0, high + pad) if high <= 1.0 else high + pad
+
+
+def _apply_scale(ax: Axes, metric: str, curves: Sequence[Any], scale: str) -> str:
+    """Set the y scale (see :func:`plot_metric`); returns words for the title."""
+    values = [v for band in curves for v in (*band.low, *band.high, *band.mean)]
+    if scale == "log" or (scale == "auto" and is_loss(metric)):
+        if values and min(values) > 0:
+            ax.set_yscale("log")
+            return ", log scale"
+        return ""
+    if scale == "auto" and is_accuracy(metric):
+        limits = informative_range([band.mean for band in curves])
+        if limits is not None and limits[1] > limits[0]:
+            ax.set_ylim(*limits)
+            return ", zoomed"
+    return ""
+
+
 def plot_lr(
-    records: Sequence[RunRecord], *, ax: Axes | None = None, colors: Mapping[str, str] | None = None
+    records: Sequence[RunRecord],
+    *,
+    ax: Axes | None = None,
+    colors: Mapping[str, str] | None = None,
+    epochs: int | None = None,
 ) -> Figure:
     """Draw each variant's absolute LR (base LR × schedule, from its spec, see
-    :func:`~lrlab.report.curves.lr_preview`) against epoch; seeds share a spec, so the
-    variant's first run stands for all."""
+    :func:`~lrlab.report.curves.lr_preview`) against epoch, over the first ``epochs`` epochs
+    (default: all planned); seeds share a spec, so the variant's first run stands for all.
+    Piecewise-constant LRs are drawn as steps; LRs spanning more than two decades on a log
+    scale."""
     colors = colors or variant_colors(record.variant for record in records)
     own = ax is None
     figure, ax = _figure_and_ax(ax)
     first = {record.variant: record for record in reversed(records)}
+    drawn: list[float] = []
     for variant in colors:
         if (record := first.get(variant)) is None:
             continue
-        xs, ys = lr_preview(record)
+        xs, ys = lr_preview(record, epochs)
         keep, values = _decimate(ys, BUCKETS)
+        points = [(xs[i], v) for i, v in zip(keep, values, strict=True) if math.isfinite(v)]
+        if not points:
+            continue
+        drawn += [v for _, v in points]
         ax.plot(
-            [xs[i] for i in keep],
-            values,
+            [x for x, _ in points],
+            [v for _, v in points],
             color=colors[variant],
             linestyle=_line_style(colors, variant),
-            drawstyle="steps-post" if record.interval == "epoch" else "default",
+            drawstyle="steps-post",  # each LR holds until the next point: drops show as steps
             label=_label(variant),
         )
-    ax.set_title("learning rate from each variant's schedule")
+    positive = [v for v in drawn if v > 0]
+    log = bool(positive) and len(positive) == len(drawn) and max(positive) / min(positive) > 100
+    if log:
+        ax.set_yscale("log")
+    ax.set_title("learning rate from each variant's schedule" + (", log scale" if log else ""))
+    if epochs is not None:
+        ax.set_xlim(0, max(1, epochs))
     _finish(ax, LABELS["lr"], own)
     return figure
 
 
 def comparison_figures(records: Sequence[RunRecord]) -> dict[str, Figure]:
-    """The report's figures by name: train_loss, val_loss, val_acc (when recorded) and lr."""
+    """The report's figures by name: train_loss, val_loss, val_acc (when recorded) and lr, all
+    over the same epochs (those the runs trained, else those they planned)."""
     colors = variant_colors(record.variant for record in records)
     present = {key for record in records for row in record.metrics for key in row}
+    span = shared_epochs(records)
     figures: dict[str, Figure] = {
-        metric: plot_metric(records, metric, colors=colors)
+        metric: plot_metric(records, metric, colors=colors, epochs=span)
         for metric in ("train_loss", "val_loss", "val_acc")
         if metric in present
     }
-    figures["lr"] = plot_lr(records, colors=colors)
+    figures["lr"] = plot_lr(records, colors=colors, epochs=span)
     return figures
+
+
+def shared_epochs(records: Sequence[RunRecord]) -> int:
+    """The epochs every panel shows: the last epoch any run recorded, else the most planned."""
+    trained = [int(row["epoch"]) for record in records for row in record.metrics]
+    return max(trained) if trained and max(trained) > 0 else max(record.epochs for record in records)
 
 
 def save_comparison_figures(figures: Mapping[str, Figure], folder: str | os.PathLike[str]) -> list[Path]:

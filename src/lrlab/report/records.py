@@ -37,6 +37,8 @@ EXPERIMENT = "experiment.toml"
 RUNS = "runs"
 SUMMARY_CSV = "summary.csv"
 _SEED_DIR = re.compile(r"seed(\d+)")
+MAX_EPOCHS = 1_000_000  # a run's planned epochs in config.json; more is a damaged file
+MAX_STEPS_PER_EPOCH = 10**9
 
 STATS = (
     "final_val_acc",
@@ -92,7 +94,8 @@ class RunRecord:
     @property
     def versions(self) -> Mapping[str, str]:
         """The versions config.json records (lrlab, torch, numpy, python)."""
-        return {str(k): str(v) for k, v in dict(self.config.get("versions") or {}).items()}
+        versions = self.config.get("versions")
+        return {str(k): str(v) for k, v in versions.items()} if isinstance(versions, Mapping) else {}
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,9 @@ class Stat:
     @classmethod
     def of(cls, values: Sequence[float]) -> Stat:
         """The statistic of ``values`` (at least one)."""
+        if not all(map(math.isfinite, values)):  # a nan or inf (a diverged or edited run) shows as such
+            mean = sum(values) / len(values)  # inf - inf: nan
+            return cls(mean, math.nan if len(values) > 1 else None, len(values))
         std = statistics.stdev(values) if len(values) > 1 else None
         return cls(statistics.fmean(values), std, len(values))
 
@@ -200,9 +206,19 @@ def _load_run(variant: str, seed: int, path: Path) -> RunRecord:
         experiment = config["experiment"]
         train = experiment["train"]
         schedule, interval = str(experiment["schedule"]), str(train["interval"])
-        epochs, lr = int(train["epochs"]), float(experiment["optimizer"]["lr"])
+        epochs, lr = train["epochs"], float(experiment["optimizer"]["lr"])
     except (KeyError, TypeError, ValueError) as error:
         raise LrlabError(f"{path / 'config.json'}: no resolved experiment ({error!r} is missing).") from None
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or not 1 <= epochs <= MAX_EPOCHS:
+        raise LrlabError(
+            f"{path / 'config.json'}: experiment.train.epochs must be a whole number in [1, {MAX_EPOCHS}], "
+            f"got {_shown(epochs)}; correct the file or rerun the run."
+        )
+    if interval not in ("step", "epoch"):
+        raise LrlabError(
+            f"{path / 'config.json'}: experiment.train.interval must be 'step' or 'epoch', "
+            f"got {_shown(interval)}."
+        )
     steps = _steps_per_epoch(metrics, summary, config)
     return RunRecord(variant, seed, path, metrics, summary, config, schedule, interval, epochs, steps, lr)
 
@@ -210,17 +226,37 @@ def _load_run(variant: str, seed: int, path: Path) -> RunRecord:
 def _steps_per_epoch(
     metrics: Sequence[Mapping[str, float]], summary: Mapping[str, Any], config: Mapping[str, Any]
 ) -> int | None:
-    """Recorded steps / epochs, else ceil(training examples / batch size) from config.json."""
-    if metrics and metrics[-1].get("step", 0) > 0 and metrics[-1].get("epoch", 0) > 0:
-        return round(metrics[-1]["step"] / metrics[-1]["epoch"])
+    """Recorded steps / epochs, else ceil(training examples / batch size) from config.json;
+    ``None`` when nothing sensible (finite, at most :data:`MAX_STEPS_PER_EPOCH`) is recorded."""
+    candidates: list[float] = []
+    if metrics:
+        step, epoch = metrics[-1].get("step", 0.0), metrics[-1].get("epoch", 0.0)
+        if math.isfinite(step) and step > 0 and epoch > 0:
+            candidates.append(step / epoch)
     steps, epochs = summary.get("steps"), summary.get("epochs")
-    if isinstance(steps, int) and isinstance(epochs, int) and steps > 0 and epochs > 0:
-        return round(steps / epochs)
-    size = (config.get("data") or {}).get("train")
-    batch = ((config.get("experiment") or {}).get("train") or {}).get("batch_size")
-    if isinstance(size, int) and isinstance(batch, int) and size > 0 and batch > 0:
-        return -(-size // batch)
+    if isinstance(steps, int) and isinstance(epochs, int) and _count(steps) and _count(epochs):
+        candidates.append(steps / epochs)
+    size, batch = dig(config, "data", "train"), dig(config, "experiment", "train", "batch_size")
+    if isinstance(size, int) and isinstance(batch, int) and _count(size) and _count(batch):
+        candidates.append(-(-size // batch))
+    for candidate in candidates:
+        if 1 <= round(candidate) <= MAX_STEPS_PER_EPOCH:
+            return round(candidate)
     return None
+
+
+def _count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def dig(data: object, *keys: str, default: Any = None) -> Any:
+    """``data[k1][k2]…`` through nested JSON objects, or ``default`` where one is missing or is
+    not an object (hand-edited files may hold anything)."""
+    for key in keys:
+        if not isinstance(data, Mapping) or key not in data:
+            return default
+        data = data[key]
+    return data
 
 
 def _read(path: Path) -> str:
@@ -243,38 +279,86 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 
 def read_metrics(path: Path) -> tuple[dict[str, float], ...]:
-    """The rows of a metrics.csv as numbers (empty cells left out); it must have an epoch column."""
+    """The rows of a metrics.csv as numbers (empty cells left out); it must have an epoch column.
+
+    ``nan`` and ``inf`` cells are kept (a diverged run records them; figures leave them out and
+    the page counts them); a cell that is not a number, or an epoch that is not a finite whole
+    number >= 0, is an :class:`~lrlab.errors.LrlabError` naming the line and the column.
+    """
     rows = list(csv.DictReader(io.StringIO(_read(path))))
     parsed: list[dict[str, float]] = []
     for line, row in enumerate(rows, start=2):
-        try:
-            parsed.append({key: float(value) for key, value in row.items() if key and value})
-        except (TypeError, ValueError):
-            raise LrlabError(f"{path}, line {line}: a cell is not a number: {row}.") from None
-        if "epoch" not in parsed[-1]:
+        numbers: dict[str, float] = {}
+        for key, value in row.items():
+            if not key or value is None or not isinstance(value, str) or not value.strip():
+                continue
+            try:
+                numbers[key] = float(value)
+            except ValueError:
+                raise LrlabError(
+                    f"{path}, line {line}: column {key!r} holds {_shown(value)}, not a number; "
+                    "correct or empty the cell."
+                ) from None
+        epoch = numbers.get("epoch")
+        if epoch is None:
             raise LrlabError(f"{path}, line {line}: no epoch.")
+        if not (math.isfinite(epoch) and epoch >= 0 and epoch.is_integer() and epoch <= MAX_EPOCHS):
+            raise LrlabError(
+                f"{path}, line {line}: epoch must be a whole number in [0, {MAX_EPOCHS}], "
+                f"got {_shown(row.get('epoch'))}."
+            )
+        parsed.append(numbers)
     return tuple(parsed)
 
 
-def _run_values(summary: Mapping[str, Any]) -> dict[str, float]:
+def _shown(value: object, width: int = 40) -> str:
+    """``value`` for a one-line message: repr, cut to ``width`` characters."""
+    text = repr(value)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def nonfinite_cells(records: Iterable[RunRecord]) -> int:
+    """How many metrics.csv cells of ``records`` are nan or ±inf (figures leave them out)."""
+    return sum(
+        1
+        for record in records
+        for row in record.metrics
+        for value in row.values()
+        if not math.isfinite(value)
+    )
+
+
+def _number(path: Path, where: str, value: object) -> float:
+    """A number of summary.json (``where`` names it): an int or float (nan and inf kept, they
+    show as such); anything else is an error naming the file and the key."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    raise LrlabError(
+        f"{path}: {where} must be a number, got {_shown(value)}; correct the file or rerun the run."
+    )
+
+
+def _run_values(summary: Mapping[str, Any], path: Path = Path("summary.json")) -> dict[str, float]:
     """The numbers of one run's summary.json that :func:`aggregate` averages."""
     values: dict[str, float] = {}
     for part, (acc, loss) in _SUMMARY_PARTS.items():
         section = summary.get(part)
         if isinstance(section, Mapping):
             values |= {
-                name: float(section[key])
+                name: _number(path, f"{part}.{key}", section[key])
                 for name, key in ((acc, "val_acc"), (loss, "val_loss"))
                 if key in section
             }
             if part == "best" and "epoch" in section:
-                values["best_epoch"] = float(section["epoch"])
+                values["best_epoch"] = _number(path, "best.epoch", section["epoch"])
     test = summary.get("test")
     if isinstance(test, Mapping):
-        values |= {key: float(test[key]) for key in ("test_acc", "test_loss") if key in test}
+        values |= {
+            key: _number(path, f"test.{key}", test[key]) for key in ("test_acc", "test_loss") if key in test
+        }
     for name, key in (("epochs", "epochs"), ("seconds", "train_time_s")):
         if key in summary:
-            values[name] = float(summary[key])
+            values[name] = _number(path, key, summary[key])
     return values
 
 
@@ -290,7 +374,7 @@ def aggregate(records: Iterable[RunRecord]) -> list[VariantRow]:
     """One :class:`VariantRow` per variant, in the order variants first appear in ``records``."""
     rows = []
     for variant, runs in group_by_variant(records).items():
-        per_run = [_run_values(record.summary) for record in runs]
+        per_run = [_run_values(record.summary, record.path / "summary.json") for record in runs]
         stats = {
             name: Stat.of(values)
             for name in STATS
@@ -298,7 +382,7 @@ def aggregate(records: Iterable[RunRecord]) -> list[VariantRow]:
         }
         statuses = tuple(str(record.summary.get("status", "unknown")) for record in runs)
         reasons = tuple(str(record.summary.get("stop_reason", "unknown")) for record in runs)
-        monitor = str((runs[0].summary.get("monitor") or {}).get("metric", "val_loss"))
+        monitor = str(dig(runs[0].summary, "monitor", "metric", default="val_loss"))
         seeds = tuple(record.train_seed for record in runs)
         rows.append(VariantRow(variant, seeds, stats, statuses, reasons, monitor))
     return rows
@@ -312,8 +396,13 @@ SUMMARY_COLUMNS = (
     "status",
     "seconds_mean",
     "seconds_std",
+    "best_by",
 )
-"""The columns of summary.csv, the same whether ``lrlab compare`` or ``lrlab report`` writes it."""
+"""The columns of summary.csv, the same whether ``lrlab compare`` or ``lrlab report`` writes it.
+``best_<metric>`` and ``best_epoch`` are at the epoch where the metric named in ``best_by`` (the
+monitor, ``early_stopping.monitor``) was best: ``best_val_acc`` is the val_acc at the best
+val_loss epoch when ``best_by`` is val_loss. Readers look columns up by name, so columns added
+at the end keep older readers working."""
 
 
 def summary_csv_text(rows: Iterable[VariantRow]) -> str:
@@ -324,7 +413,12 @@ def summary_csv_text(rows: Iterable[VariantRow]) -> str:
     writer = csv.DictWriter(buffer, fieldnames=SUMMARY_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        cells: dict[str, object] = {"variant": row.variant, "runs": len(row.seeds), "status": row.status()}
+        cells: dict[str, object] = {
+            "variant": row.variant,
+            "runs": len(row.seeds),
+            "status": row.status(),
+            "best_by": row.monitor,
+        }
         for name, stat in row.stats.items():
             cells |= {f"{name}_mean": stat.mean, f"{name}_std": "" if stat.std is None else stat.std}
         writer.writerow({key: cells.get(key, "") for key in SUMMARY_COLUMNS})
@@ -350,3 +444,20 @@ def write_text_atomic(path: Path, text: str) -> Path:
         Path(temporary).unlink(missing_ok=True)
         raise
     return path
+
+
+def stat_heading(name: str, monitors: Sequence[str]) -> str:
+    """What a column of :data:`STATS` holds, in words a table can head it with: the best-epoch
+    metrics are named for the metric that chose the epoch (``"val_acc at best val_loss"``, not
+    ``"best val_acc"``, when the monitor is val_loss); ``monitors`` are the rows' monitored
+    metrics (one name, or several when variants differ)."""
+    monitor = monitors[0] if len(set(monitors)) == 1 else None
+    chosen = f"best {monitor}" if monitor else "the best epoch"
+    if name == "best_epoch":
+        return f"epoch of best {monitor}" if monitor else "best epoch (by each monitor)"
+    part, _, metric = name.partition("_")
+    if part == "best":
+        return f"best {metric}" if metric == monitor else f"{metric} at {chosen}"
+    if part == "final":
+        return f"final {metric}"
+    return name

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import FrozenTrial, TrialState
 
-from lrlab.report.plots import LABELS, PALETTE
+from lrlab.report.plots import LABELS, MARKERS_UP_TO, PALETTE, informative_range, is_accuracy, is_loss
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -70,13 +70,16 @@ def _points(trials: Sequence[FrozenTrial], state: TrialState) -> tuple[list[int]
     return [number for number, _ in chosen], [value for _, value in chosen]
 
 
-def plot_importances(importances: Mapping[str, float], ax: Axes | None = None) -> Figure:
-    """Horizontal bars: each parameter's share of the value's variance (fANOVA)."""
+def plot_importances(
+    importances: Mapping[str, float], ax: Axes | None = None, *, trials: int | None = None
+) -> Figure:
+    """Horizontal bars: each parameter's share of the value's variance (fANOVA), estimated
+    from ``trials`` complete trials (said in the title when given)."""
     figure, ax = new_axes(ax)
     names = list(importances)[::-1]
     ax.barh(names, [importances[name] for name in names], color=PALETTE[0])
     ax.set_xlabel("importance (share of the variance of the value)")
-    ax.set_title("parameter importances")
+    ax.set_title("parameter importances" + (f" from {trials} complete trials" if trials else ""))
     ax.grid(True, axis="x", alpha=0.3)
     return figure
 
@@ -179,23 +182,52 @@ def plot_trial_curves(
 
 
 def plot_run(rows: Sequence[Sequence[Mapping[str, float]]], metric: str) -> Figure:
-    """The best run's curves, one line per fold: losses, the monitored metric, the LR."""
-    figure, _ = new_axes(None, (12.0, 3.8))
+    """The best run's curves, one line per fold, in three panels over one shared epoch axis:
+    the losses (log scale), the monitored metric (an accuracy zoomed to its informative range,
+    a loss on a log scale) and the LR, drawn as steps (each epoch's LR held until the next
+    epoch, so a step schedule shows as steps)."""
+    figure, _ = new_axes(None, (6.4, 8.4))
     figure.clear()
-    axes = figure.subplots(1, 3)
+    axes = figure.subplots(3, 1, sharex=True)
     panels = (("train_loss", "val_loss"), (metric,), ("lr",))
     for ax, keys in zip(axes, panels, strict=True):
+        drawn: list[list[float]] = []
         for fold, history in enumerate(rows):
             for index, key in enumerate(keys):
-                points = [(row["epoch"], row[key]) for row in history if key in row]
+                points = [
+                    (row["epoch"], row[key]) for row in history if key in row and math.isfinite(row[key])
+                ]
                 if points:
                     label = LABELS.get(key, key) + (f" (fold {fold + 1})" if len(rows) > 1 else "")
                     xs, ys = zip(*points, strict=True)
-                    ax.plot(xs, ys, color=PALETTE[(fold * len(keys) + index) % len(PALETTE)], label=label)
-        ax.set_xlabel("epoch")
+                    drawn.append(list(ys))
+                    ax.plot(
+                        xs,
+                        ys,
+                        color=PALETTE[(fold * len(keys) + index) % len(PALETTE)],
+                        label=label,
+                        drawstyle="steps-pre" if key == "lr" else "default",
+                        marker=None if key == "lr" or len(xs) > MARKERS_UP_TO else "o",
+                        markersize=3,
+                    )
+        _scale(ax, keys[0], drawn)
         ax.grid(True, alpha=0.3)
-        ax.legend(fontsize="x-small")
+        if drawn:
+            ax.legend(fontsize="small")
+    axes[-1].set_xlabel("epoch")
     axes[0].set_title("losses")
     axes[1].set_title(LABELS.get(metric, metric))
-    axes[2].set_title("learning rate")
+    axes[2].set_title("learning rate (each epoch's, held over the epoch)")
     return figure
+
+
+def _scale(ax: Axes, key: str, drawn: Sequence[Sequence[float]]) -> None:
+    values = [v for ys in drawn for v in ys]
+    if not values:
+        return
+    if (is_loss(key) or key == "lr") and min(values) > 0 and (key != "lr" or max(values) / min(values) > 100):
+        ax.set_yscale("log")
+    elif is_accuracy(key):
+        limits = informative_range(drawn)
+        if limits is not None and limits[1] > limits[0]:
+            ax.set_ylim(*limits)

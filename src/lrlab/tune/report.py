@@ -10,6 +10,7 @@ how to reproduce the study. Every string read from the study is escaped.
 from __future__ import annotations
 
 import base64
+import math
 import shlex
 from datetime import UTC, datetime
 from html import escape
@@ -32,9 +33,10 @@ if TYPE_CHECKING:
 REPORT = "report.html"
 FIGURES = "figures"
 TABLE_ROWS = 15
+MIN_IMPORTANCE_TRIALS = 10  # fewer complete trials give importances that are mostly noise
 CAPTIONS = {
     "history": "Optimization history: each trial's value, and the best so far",
-    "importances": "Parameter importances (fANOVA over the complete trials)",
+    "importances": "Parameter importances (fANOVA over the {complete} complete trials)",
     "parallel": "Parallel coordinates: the complete trials' parameters, coloured by value",
     "curves": "Learning curves of all trials: pruned ones in grey",
     "best_run": "The best trial's run: losses, monitored metric and learning rate per epoch",
@@ -61,7 +63,7 @@ def build_tune_report(
     sections = [
         _best_section(folder, best, monitor, final),
         _trials_section(trials, best, monitor, maximize),
-        _figures_section(images),
+        _figures_section(images, complete_count(trials)),
         _reproduce_section(folder, study.study_name, storage),
     ]
     page = _page(study.study_name, _lede(trials, monitor, best, info), sections)
@@ -81,9 +83,10 @@ def study_figures(
     """The report's figures by name (importances and the best run only when there are some)."""
     trials = study.get_trials(deepcopy=False)
     drawn = {"history": figures.plot_history(trials, maximize=maximize, monitor=monitor)}
-    importances = param_importances(study)
+    complete = complete_count(trials)
+    importances = param_importances(study) if complete >= MIN_IMPORTANCE_TRIALS else {}
     if importances:
-        drawn["importances"] = figures.plot_importances(importances)
+        drawn["importances"] = figures.plot_importances(importances, trials=complete)
     drawn["parallel"] = figures.plot_parallel(trials, maximize=maximize, monitor=monitor)
     drawn["curves"] = figures.plot_trial_curves(trials, best=best.number if best else None, monitor=monitor)
     if best is not None:
@@ -91,6 +94,15 @@ def study_figures(
         if runs:
             drawn["best_run"] = figures.plot_run(runs, monitor)
     return drawn
+
+
+def complete_count(trials: list[FrozenTrial]) -> int:
+    """The complete trials with a finite value: what importances are estimated from."""
+    return sum(
+        1
+        for t in trials
+        if t.state == TrialState.COMPLETE and t.value is not None and math.isfinite(float(t.value))
+    )
 
 
 def param_importances(study: optuna.Study) -> dict[str, float]:
@@ -151,9 +163,6 @@ def _best_section(folder: Path, best: FrozenTrial | None, monitor: str, final: d
     ]
     rows.insert(0, [monitor, _value(best)])
     parts = [f'<section id="best"><h2>Best trial: {best.number}</h2>', _table(["parameter", "value"], rows)]
-    toml = folder / "best.toml"
-    if toml.is_file():
-        parts.append(f"<h3>best.toml</h3><pre><code>{escape(toml.read_text(encoding='utf-8'))}</code></pre>")
     if final:
         test = ", ".join(f"{key} {value:.4g}" for key, value in final.get("test", {}).items())
         parts.append(
@@ -164,6 +173,13 @@ def _best_section(folder: Path, best: FrozenTrial | None, monitor: str, final: d
         parts += [_collapse_line(skip) for skip in final.get("skipped", [])]
         if final.get("collapsed"):
             parts.append(_collapse_line(final, " It is kept: none of the best trials retrained soundly."))
+    toml = folder / "best.toml"
+    if toml.is_file():  # the whole experiment: folded, so the page opens with the results
+        parts.append(
+            f"<details><summary>best.toml ({len(toml.read_text(encoding='utf-8').splitlines())} lines: "
+            f"the best trial as an experiment file for <code>lrlab train</code>)</summary>"
+            f"<pre><code>{escape(toml.read_text(encoding='utf-8'))}</code></pre></details>"
+        )
     parts.append("</section>")
     return "".join(parts)
 
@@ -197,19 +213,25 @@ def _param(value: object) -> str:
     return "—" if value is None else f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
-def _figures_section(images: dict[str, bytes]) -> str:
+def _figures_section(images: dict[str, bytes], complete: int) -> str:
     items = []
     for name, png in images.items():
         width, height = png_size(png)
         data = base64.b64encode(png).decode("ascii")
-        caption = escape(CAPTIONS.get(name, name))
+        caption = escape(CAPTIONS.get(name, name).format(complete=complete))
         items.append(
             f'<figure><img src="data:image/png;base64,{data}" width="{width}" height="{height}" '
             f'alt="{caption}"><figcaption>{caption}</figcaption></figure>'
         )
+    missing = (
+        f" Parameter importances are drawn from {MIN_IMPORTANCE_TRIALS} complete trials on "
+        f"({complete} so far): from fewer they are mostly noise."
+        if "importances" not in images
+        else ""
+    )
     return (
         f'<section id="figures"><h2>Figures</h2><div class="figures">{"".join(items)}</div>'
-        f'<p class="note">PNG and SVG files are in {FIGURES}/.</p></section>'
+        f'<p class="note">PNG and SVG files are in {FIGURES}/.{missing}</p></section>'
     )
 
 
@@ -228,7 +250,8 @@ def _reproduce_section(folder: Path, name: str, storage: str) -> str:
         '<section id="reproduce"><h2>Reproduce</h2>'
         f"<p>Storage: <code>{escape(storage)}</code>.</p>"
         f"<pre><code>{escape(chr(10).join(commands))}</code></pre>"
-        f"<h3>experiment.toml</h3><pre><code>{escape(experiment)}</code></pre></section>"
+        f"<details><summary>experiment.toml</summary><pre><code>{escape(experiment)}</code></pre>"
+        "</details></section>"
     )
 
 
