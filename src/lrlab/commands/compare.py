@@ -9,15 +9,18 @@ command continues a comparison that was stopped.
 from __future__ import annotations
 
 import argparse
+import csv
 import sys
+import threading
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TextIO
 
 from lrlab.commands.train import add_setting_arguments, overrides
 from lrlab.errors import LrlabError, invalid
 
 if TYPE_CHECKING:
-    from lrlab.compare import ComparisonResult, Plan, RunReport
+    from lrlab.compare import ComparisonResult, Plan, RunReport, RunSpec
     from lrlab.config import Experiment
     from lrlab.report.records import VariantRow
 
@@ -98,26 +101,49 @@ def run(args: argparse.Namespace) -> int:
             force=args.force,
         )
     except KeyboardInterrupt:
+        progress.close()
         where = Path(args.out) / experiment.name
         print(f"lrlab: interrupted; run the same command to continue ({where})", file=sys.stderr)
         raise
+    finally:
+        progress.close()
     print_table(result)
     return 0
 
 
 class _Progress:
-    """Prints what will be trained, then one line per finished run, to stderr."""
+    """What a comparison shows on stderr: what will be trained, then, while runs train, their
+    epochs as metrics.csv grows (a line each in a log; a live status line on a terminal), and one
+    line per finished run."""
 
-    def __init__(self, *, quiet: bool) -> None:
+    POLL_S = 0.5
+
+    def __init__(self, *, quiet: bool, stream: TextIO | None = None, terminal: bool | None = None) -> None:
         self.quiet, self.count, self.total = quiet, 0, 0
+        self.stream = stream if stream is not None else sys.stderr
+        self.terminal = self.stream.isatty() if terminal is None else terminal
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._status: Any = None
+        self._seen: dict[Path, int] = {}
+        self._watched: dict[Path, tuple[Path, str, int | None]] = {}  # run folder → its metrics
 
     def _say(self, line: str) -> None:
         if not self.quiet:
-            print(f"lrlab: {line}", file=sys.stderr)
+            self._write(f"lrlab: {line}")
+
+    def _write(self, line: str) -> None:
+        with self._lock:
+            if self._status is not None:
+                self._status.console.print(line, markup=False, highlight=False, soft_wrap=True)
+            else:
+                self.stream.write(line + "\n")
+                self.stream.flush()
 
     def start(self, plan: Plan) -> None:
         if plan.lowered is not None:  # said even when quiet: the command does less than asked
-            print(f"lrlab: note: {plan.lowered.replace('jobs=', '--jobs ', 1)}", file=sys.stderr)
+            self._write(f"lrlab: note: {plan.lowered.replace('jobs=', '--jobs ', 1)}")
         variants = len(dict.fromkeys(spec.variant for spec in plan.specs))
         self.total = len(plan.specs)
         seeds = self.total // variants
@@ -131,6 +157,47 @@ class _Progress:
             f"comparing {variants} variant{'s' * (variants > 1)} × {seeds} seed{'s' * (seeds > 1)} "
             f"in {plan.directory}: {self.total} runs, {done}{len(plan.pending)} to train in {workers}"
         )
+        if self.quiet or not plan.pending:
+            return
+        self._watched = {
+            spec.folder: (
+                plan.directory / spec.folder / "metrics.csv",
+                _run_name(spec),
+                _planned_epochs(spec),
+            )
+            for spec in plan.pending
+        }
+        if self.terminal:
+            from rich.console import Console
+            from rich.status import Status
+
+            console = Console(file=self.stream, force_terminal=True, highlight=False)
+            self._status = Status(f"training {len(plan.pending)} runs", console=console)
+            self._status.start()
+        self._thread = threading.Thread(target=self._watch, name="lrlab-compare-progress", daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.POLL_S):
+            self.poll()
+
+    def poll(self) -> None:
+        """Report each watched run whose metrics.csv gained an epoch since the last look."""
+        running = []
+        for path, name, planned in list(self._watched.values()):
+            row, epochs = _last_row(path)
+            if row is None or epochs <= self._seen.get(path, 0):
+                if row is not None and path in self._seen:
+                    running.append(_epoch_line(name, row, planned))
+                continue
+            self._seen[path] = epochs
+            line = _epoch_line(name, row, planned)
+            running.append(line)
+            if self._status is None:
+                self._write(f"lrlab:   {line}")
+        if self._status is not None and running:
+            with self._lock:
+                self._status.update(f"[{self.count}/{self.total} done] " + " | ".join(running[-3:]))
 
     def finished(self, run: RunReport) -> None:
         self.count += 1
@@ -140,6 +207,51 @@ class _Progress:
         words = " · ".join([*metrics, str(run.summary.get("status", "?")), when])
         count = f"{self.count:>{len(str(self.total))}}/{self.total}"
         self._say(f"[{count}] {run.spec.variant} seed{run.spec.index}: {words}")
+        self._watched.pop(run.spec.folder, None)
+
+    def close(self) -> None:
+        """Stop watching and clear the status line."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+        with self._lock:
+            if self._status is not None:
+                self._status.stop()
+                self._status = None
+
+
+def _run_name(spec: RunSpec) -> str:
+    return f"{spec.variant} seed{spec.index}"
+
+
+def _planned_epochs(spec: RunSpec) -> int | None:
+    epochs = getattr(getattr(spec.experiment, "train", None), "epochs", None)
+    return epochs if isinstance(epochs, int) and not isinstance(epochs, bool) else None
+
+
+def _last_row(path: Path) -> tuple[dict[str, str] | None, int]:
+    """The last complete row of a metrics.csv being written, and the rows so far (0: none yet)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None, 0
+    lines = text.splitlines() if text.endswith("\n") else text.splitlines()[:-1]
+    if len(lines) < 2:
+        return None, 0
+    header, last = next(csv.reader([lines[0]])), next(csv.reader([lines[-1]]))
+    return dict(zip(header, last, strict=False)), len(lines) - 1
+
+
+def _epoch_line(name: str, row: Mapping[str, str], planned: int | None) -> str:
+    epoch = row.get("epoch", "?")
+    parts = [f"{name}: epoch {epoch}" + (f"/{planned}" if planned else "")]
+    for key in ("train_loss", "val_loss", "val_acc"):
+        try:
+            parts.append(f"{key} {float(row[key]):.4g}")
+        except (KeyError, ValueError):
+            continue
+    return " · ".join(parts)
 
 
 def _cell(row: VariantRow, name: str, digits: int = 3) -> str:
@@ -150,24 +262,38 @@ def _cell(row: VariantRow, name: str, digits: int = 3) -> str:
 
 
 def print_table(result: ComparisonResult) -> None:
-    """Per variant: mean ± std over seeds of the final and best metrics, best epoch, stop, time."""
+    """Per variant: mean ± std over seeds of the final metrics, the metrics at the best epoch
+    (by the monitored metric, the epoch best.pt holds, headed as such), the test metrics, the
+    best epoch, the stop and the time per run."""
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
+    from lrlab.report.records import stat_heading
+
     runs = sorted({len(row.seeds) for row in result.rows})
     seeds = "/".join(map(str, runs))
     table = Table(title=f"{result.directory.name}: mean ± std over {seeds} seed{'s' * (runs != [1])}")
-    headers = ("variant", "final val_acc", "best val_acc", "final val_loss", "best val_loss", "best epoch")
-    for header in (*headers, "stop", "s / run"):
+    monitors = sorted({row.monitor for row in result.rows})
+    names = [
+        name
+        for name in (
+            "final_val_acc",
+            "best_val_acc",
+            "final_val_loss",
+            "best_val_loss",
+            "test_acc",
+            "test_loss",
+        )
+        if any(name in row.stats for row in result.rows)
+    ]
+    headers = [stat_heading(name, monitors) for name in names]
+    for header in ("variant", *headers, stat_heading("best_epoch", monitors), "stop", "s / run"):
         table.add_column(header, justify="left" if header in ("variant", "stop") else "right", no_wrap=True)
     for row in result.rows:
         table.add_row(
             row.variant,
-            *(
-                _cell(row, name)
-                for name in ("final_val_acc", "best_val_acc", "final_val_loss", "best_val_loss")
-            ),
+            *(_cell(row, name) for name in names),
             _cell(row, "best_epoch", 1),
             row.status(),
             _cell(row, "seconds", 1),

@@ -161,7 +161,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _range_test(args: argparse.Namespace, experiment: Experiment, world: World) -> int:
-    from lrlab.finder import SweepConfig, range_test, recommend
+    from lrlab.finder import SweepConfig, recommend
     from lrlab.train.feed import steps_per_epoch
     from lrlab.train.setup import build_model_and_optimizer, load_task
 
@@ -177,7 +177,7 @@ def _range_test(args: argparse.Namespace, experiment: Experiment, world: World) 
     )  # fmt: skip
     ladder = _sweep(args, optimizer)
     _say(args, f"range test of {args.param}: {ladder.start:g} to {ladder.end:g} in {ladder.steps} steps")
-    result = range_test(model, data, optimizer, args.param, sweep=ladder, config=config, repeats=args.repeats)
+    result = _range_test_with_progress(args, model, data, optimizer, ladder=ladder, config=config)
     confirmation = _confirm(args, experiment, data, result)
     steps = train.epochs * (
         1 if train.interval == "epoch" else steps_per_epoch(data, train.batch_size, world)
@@ -194,6 +194,23 @@ def _range_test(args: argparse.Namespace, experiment: Experiment, world: World) 
     else:
         _print_table(result, recommendation, report)
     return 0
+
+
+def _range_test_with_progress(
+    args: argparse.Namespace, model: Any, data: Any, optimizer: Any, *, ladder: Any, config: Any
+) -> RangeTestResult:
+    """The range test with its steps shown on stderr: a bar on a terminal, about ten lines in a log."""
+    from lrlab.finder import range_test
+    from lrlab.train.logging import Progress
+
+    total = args.repeats * ladder.steps
+    with Progress(
+        total, quiet=args.quiet, description="range test", history=False, every=max(1, total // 10)
+    ) as bar:
+        return range_test(
+            model, data, optimizer, args.param, sweep=ladder, config=config, repeats=args.repeats,
+            progress=lambda done, _total: bar.update(done),
+        )  # fmt: skip
 
 
 def _say(args: argparse.Namespace, message: str) -> None:

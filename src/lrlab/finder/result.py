@@ -20,7 +20,7 @@ import dataclasses
 import io
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -136,6 +136,7 @@ def find_lr(
     sweep: Sweep | None = None,
     config: SweepConfig | None = None,
     repeats: int = 1,
+    progress: Callable[[int, int], None] | None = None,
 ) -> RangeTestResult:
     """The LR range test: sweep the LR of ``optimizer`` over ``sweep`` (default: by optimizer
     family, see :func:`~lrlab.finder.sweep.default_sweep`) while training ``model`` on ``data``.
@@ -145,12 +146,15 @@ def find_lr(
     with ``config.validation``) of :class:`~lrlab.task.Task`. ``repeats > 1`` runs that many
     sweeps with seeds ``seed, seed + 1, …``: the suggestion is their median and its confidence
     counts their agreement. The model's weights and buffers, the optimizer and the random
-    generators are left exactly as they were. A Prodigy optimizer is refused (it estimates its LR
+    generators are left exactly as they were. ``progress(done, total)`` is told of every step
+    (see :func:`range_test`); nothing is printed. A Prodigy optimizer is refused (it estimates its LR
     scale itself); a schedule-free one is swept in train mode, its own warmup off (see
     :mod:`lrlab.finder.sweep`).
     """
     task = as_task(data, val=val, loss_fn=loss_fn, steps_per_epoch=steps_per_epoch)
-    return range_test(model, task, optimizer, "lr", sweep=sweep, config=config, repeats=repeats)
+    return range_test(
+        model, task, optimizer, "lr", sweep=sweep, config=config, repeats=repeats, progress=progress
+    )
 
 
 def range_test(
@@ -162,11 +166,17 @@ def range_test(
     sweep: Sweep | None = None,
     config: SweepConfig | None = None,
     repeats: int = 1,
+    progress: Callable[[int, int], None] | None = None,
 ) -> RangeTestResult:
     """A range test of ``param`` ("lr", "weight_decay" or "momentum"; the others at the
     optimizer's current values) on a ``Data`` record or a :class:`~lrlab.task.Task`. Tests of
     weight decay and momentum suggest the ``edge`` (the largest value before the loss turns up,
-    moved back for lag)."""
+    moved back for lag).
+
+    ``progress(done, total)`` is called after each step of each sweep, ``total`` being
+    ``repeats × sweep.steps`` (a sweep that diverges skips ahead to the next one's start), and
+    once with ``done == total`` at the end.
+    """
     if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
         raise invalid("repeats", "an integer >= 1", repeats)
     if not isinstance(data, Data | Task):
@@ -176,9 +186,13 @@ def range_test(
     ladder = sweep or default_sweep(optimizer, param)
     momentum = 0.0 if param == "momentum" else optimizer_momentum(optimizer)
     traces: list[Trace] = []
+    total = repeats * ladder.steps
     for offset in range(repeats):
         seeded = dataclasses.replace(config, seed=config.seed + offset)
-        traces.append(run_sweep(model, data, optimizer, ladder, param=param, config=seeded))
+        told = None if progress is None else _offset(progress, offset * ladder.steps, total)
+        traces.append(run_sweep(model, data, optimizer, ladder, param=param, config=seeded, progress=told))
+    if progress is not None:
+        progress(total, total)
     curves = [Curve.of(t.values, t.losses, momentum) for t in traces]
     first = traces[0]
     if param == "lr":
@@ -200,6 +214,15 @@ def range_test(
         repeats=repeats,
         seconds=sum(t.seconds for t in traces),
     )
+
+
+def _offset(progress: Callable[[int, int], None], before: int, total: int) -> Callable[[int, int], None]:
+    """One sweep's ``progress(done, steps)`` as the whole test's (``before`` steps already done)."""
+
+    def told(done: int, _steps: int) -> None:
+        progress(before + done, total)
+
+    return told
 
 
 def write_range_test(

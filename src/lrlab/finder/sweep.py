@@ -225,10 +225,14 @@ def run_sweep(
     *,
     param: Param = "lr",
     config: SweepConfig | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Trace:
     """Train ``model`` for ``sweep.steps`` updates on ``data`` (a ``Data`` record or a
     :class:`~lrlab.task.Task`), the ``param`` of ``optimizer`` following the ladder, and record
     the losses; restore every state afterwards, whatever happens.
+
+    ``progress(done, total)`` is called after each step (``total`` is ``sweep.steps``; a sweep
+    that diverges stops calling it early): a command line draws its bar from it.
 
     The model is moved to the config's device (as ``fit`` does); its values come back exactly.
     """
@@ -241,8 +245,9 @@ def run_sweep(
     try:
         workload = bind(data, config, device, world)
         return _sweep(
-            model, workload, optimizer, sweep, param=param, config=config, device=device, world=world
-        )
+            model, workload, optimizer, sweep, param=param, config=config, device=device, world=world,
+            progress=progress,
+        )  # fmt: skip
     finally:
         _restore(model, optimizer, saved)
 
@@ -293,6 +298,7 @@ def _sweep(
     config: SweepConfig,
     device: torch.device,
     world: World,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Trace:
     began = time.perf_counter()
     torch.manual_seed(config.seed)  # dropout draws the same masks as a fit with this seed would
@@ -316,6 +322,8 @@ def _sweep(
         values.append(value)
         losses.append(loss)
         smoothed.append(average)
+        if progress is not None:
+            progress(step + 1, sweep.steps)
         if problem is not None:
             reason = f"diverged at step {step + 1}: {problem} at {param}={value:.3g}"
             break

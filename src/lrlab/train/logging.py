@@ -1,4 +1,5 @@
-"""Metrics written as the run goes (CSV flushed every epoch, optional TensorBoard) and the progress bar."""
+"""Metrics written as the run goes (CSV flushed every epoch, optional TensorBoard) and the progress
+display (a live bar on a terminal, a line per epoch in a log)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TextIO
 
 from lrlab.errors import LrlabError
 from lrlab.fileperm import follow_umask
@@ -143,16 +144,39 @@ class TensorBoardLogger(Callback):
 
 
 class Progress:
-    """A rich progress bar over the fit's steps; silent when quiet or not on a terminal."""
+    """What a person watching sees of a long job, on ``stream`` (default: ``sys.stderr``).
 
-    def __init__(self, total_steps: int, *, quiet: bool, description: str = "training") -> None:
-        self.enabled = not quiet and sys.stderr.isatty()
-        self.total, self.description = total_steps, description
+    On a terminal: a live rich bar, and each ``update``'s text printed above it as one line of
+    history (with ``history``), so a finished fit leaves one line per epoch. Elsewhere (a file,
+    a pipe, a notebook): a plain line per ``update``, at most one per ``every`` units of
+    progress (and the last), flushed at once, so a log shows how the job went. Nothing at all
+    when ``quiet``. ``fit`` updates once per epoch; the range test's command once per step.
+    """
+
+    def __init__(
+        self,
+        total_steps: int,
+        *,
+        quiet: bool,
+        description: str = "training",
+        unit: str = "step",
+        history: bool = True,
+        every: int = 1,
+        stream: TextIO | None = None,
+        terminal: bool | None = None,
+    ) -> None:
+        self.stream = stream if stream is not None else sys.stderr
+        self.terminal = _is_terminal(self.stream) if terminal is None else terminal
+        self.enabled = not quiet
+        self.total, self.description, self.unit = max(0, int(total_steps)), description, unit
+        self.history, self.every = history, max(1, int(every))
         self._bar: Any = None
         self._task: Any = None
+        self._logged: int | None = None
 
     def __enter__(self) -> Progress:
-        if self.enabled:
+        if self.enabled and self.terminal:
+            from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
             columns = (
@@ -161,20 +185,48 @@ class Progress:
                 MofNCompleteColumn(),
                 TimeRemainingColumn(),
             )
-            self._bar = Progress(*columns, transient=True)
+            console = Console(file=self.stream, force_terminal=True, highlight=False)
+            self._bar = Progress(*columns, console=console, transient=True)
             self._bar.__enter__()
             self._task = self._bar.add_task(self.description, total=self.total)
         return self
 
     def update(self, completed: int, text: str = "") -> None:
         """Show ``completed`` steps, and ``text`` (e.g. the last epoch's metrics)."""
+        if not self.enabled:
+            return
+        line = self.line(completed, text)
         if self._bar is not None:
-            self._bar.update(
-                self._task, completed=completed, description=f"{self.description} {text}".strip()
-            )
+            if self.history and text:
+                self._bar.console.print(line, markup=False, highlight=False, soft_wrap=True)
+            self._bar.update(self._task, completed=completed)
+            return
+        if self.terminal:
+            return  # a terminal outside the with-block: nothing to draw on
+        last = self._logged
+        due = last is None or completed - last >= self.every or completed >= self.total
+        if due and last != completed:
+            self.stream.write(line + "\n")
+            self.stream.flush()
+            self._logged = completed
+
+    def line(self, completed: int, text: str = "") -> str:
+        """The line logged for ``completed`` of the total: ``"training: step 120/400 · epoch 3 · …"``."""
+        width = len(str(self.total))
+        count = f"{self.description}: {self.unit} {completed:>{width}}/{self.total}"
+        parts = [count] + ([text] if text else [])
+        return " · ".join(parts)
 
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
         if self._bar is not None:
             self._bar.__exit__(kind, error, trace)
+            self._bar = None
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # a closed or file-less stream
+        return False
