@@ -46,3 +46,19 @@ def gated_mlp(input_shape: tuple[int, ...], num_outputs: int) -> nn.Module:
 def gate_passed(folder: Path) -> set[int]:
     """The pids of the processes waiting at the gate in ``folder``."""
     return {int(name) for name in os.listdir(folder)} if folder.is_dir() else set()
+
+
+class Broken(nn.Module):
+    """Builds like any model and fails at its first training step, as a model with a bug does."""
+
+    def __init__(self, input_shape: tuple[int, ...], num_outputs: int) -> None:
+        super().__init__()
+        self.inner = mlp(input_shape, num_outputs, widths=(8,))
+
+    def forward(self, x: Tensor) -> Tensor:
+        raise TypeError("'int' object is not iterable")
+
+
+def broken(input_shape: tuple[int, ...], num_outputs: int) -> nn.Module:
+    """:class:`Broken`: a trial with this model fails, and says why."""
+    return Broken(input_shape, num_outputs)

@@ -50,7 +50,10 @@ def test_compare_prints_progress_and_a_table_then_skips_finished_runs(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = write(tmp_path, EXPERIMENT.format(model="mlp(widths=[16])", epochs=2))
-    code, out, err = run_main(capsys, "compare", str(path), "--out", str(tmp_path / "runs"), "--no-report")
+    one = ("--jobs", "1")  # the default is one process per CPU
+    code, out, err = run_main(
+        capsys, "compare", str(path), "--out", str(tmp_path / "runs"), "--no-report", *one
+    )
     assert code == 0, err
     assert "comparing 2 variants × 2 seeds in " in err and ": 4 runs, 4 to train in 1 process" in err
     assert err.count("lrlab: [") == 4 and "halved seed1: val_acc" in err and "trained before" not in err

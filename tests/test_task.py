@@ -321,3 +321,26 @@ def test_options_for_batches_are_refused_with_a_task_or_a_data_record() -> None:
         lrlab.fit(model, Task(PAIRS), optimizer, loss_fn=lambda m, b: m(b[0]).sum(), config=cpu(epochs=1))
     with pytest.raises(LrlabError, match="validation=True records the held-out loss"):
         lrlab.find_lr(model, PAIRS, optimizer, config=SweepConfig(device="cpu", validation=True))
+
+
+def test_a_fit_that_fails_releases_its_run_directory(tmp_path: Path) -> None:
+    calls = [0]
+
+    def failing(model: nn.Module, batch: Any) -> Tensor:
+        calls[0] += 1
+        if calls[0] == 5:
+            raise KeyError("label")
+        return functional.cross_entropy(model(batch[0]), batch[1])
+
+    model, optimizer = tiny()
+    with pytest.raises(KeyError):
+        lrlab.fit(
+            model, PAIRS, optimizer, loss_fn=failing, config=cpu(epochs=3),
+            callbacks=[Checkpoint(tmp_path, monitor="train_loss")], run_dir=tmp_path,
+        )  # fmt: skip
+    assert not (tmp_path / ".lock").exists()  # released: another process may train it now
+    result = lrlab.fit(
+        model, PAIRS, optimizer, config=cpu(epochs=1),
+        callbacks=[Checkpoint(tmp_path, monitor="train_loss")], run_dir=tmp_path, resume=True,
+    )  # fmt: skip
+    assert result.steps >= 3

@@ -80,8 +80,20 @@ def test_a_killed_tune_leaves_no_worker_and_the_same_command_finishes_exactly_th
 
 def test_a_failed_trial_says_why_even_when_quiet(tmp_path: Path) -> None:
     path = tmp_path / "tiny.toml"
-    path.write_text(tiny_toml(epochs=1, model="mlp(widths=64)"), encoding="utf-8")
-    command = [sys.executable, "-m", "lrlab", "tune", str(path), "--trials", "4", "--quiet", "--no-report"]
+    path.write_text(tiny_toml(epochs=1, model="tests.fault_plugins:broken"), encoding="utf-8")
+    command = [
+        sys.executable,
+        "-m",
+        "lrlab",
+        "tune",
+        str(path),
+        "--trials",
+        "4",
+        "--workers",
+        "1",
+        "--quiet",
+        "--no-report",
+    ]
     done = subprocess.run(
         [*command, "--out", str(tmp_path / "runs")],
         env=cli_env(),

@@ -31,7 +31,8 @@ class Callback:
         """Called after each epoch's evaluation with that epoch's metrics."""
 
     def on_fit_end(self, run: Run) -> None:
-        """Called once after the last epoch."""
+        """Called once after the last epoch, and also when the fit fails (to release what the
+        callback holds; an error it raises then is ignored)."""
 
     def state_dict(self) -> dict[str, Any]:
         """The fields a checkpoint keeps (plain data and tensors)."""

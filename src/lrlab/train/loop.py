@@ -15,6 +15,7 @@ metrics and stop decision, and only rank 0 runs the callbacks that write files.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import random
@@ -234,19 +235,31 @@ def fit(
     modes = Modes(model, optimizer, workload.loss, world)  # schedule-free: train at y, evaluate at x
     began = time.perf_counter()
     total = config.steps or config.epochs * run.steps_per_epoch
-    with Progress(total, quiet=config.quiet or not world.main) as progress:
-        for _ in _epochs(run):
-            started = time.perf_counter()
-            run.step_losses, samples = train_epoch(run, workload, device, modes)
-            seconds = time.perf_counter() - started
-            modes.eval()  # evaluation, callbacks and checkpoints see the averaged weights
-            _finish_epoch(run, _epoch_metrics(run, workload, run.step_losses, samples, seconds))
-            progress.update(run.state.step, _short(run.state.history[-1] if run.state.history else {}))
+    try:
+        with Progress(total, quiet=config.quiet or not world.main) as progress:
+            for _ in _epochs(run):
+                started = time.perf_counter()
+                run.step_losses, samples = train_epoch(run, workload, device, modes)
+                seconds = time.perf_counter() - started
+                modes.eval()  # evaluation, callbacks and checkpoints see the averaged weights
+                _finish_epoch(run, _epoch_metrics(run, workload, run.step_losses, samples, seconds))
+                progress.update(run.state.step, _short(run.state.history[-1] if run.state.history else {}))
+    except BaseException:
+        _end_callbacks_after_error(run)
+        raise
     modes.eval()  # also when no epoch ran: the fit ends at the averaged weights
     for callback in run.callbacks:
         callback.on_fit_end(run)
     reason = run.stop_reason or f"finished {run.state.epoch} epochs"
     return FitResult(tuple(run.state.history), reason, run.state.step, time.perf_counter() - began)
+
+
+def _end_callbacks_after_error(run: Run) -> None:
+    """A failed fit still ends its callbacks (the checkpoint releases the run directory's lock),
+    without letting their own trouble hide the error."""
+    for callback in run.callbacks:
+        with contextlib.suppress(Exception):
+            callback.on_fit_end(run)
 
 
 def _epochs(run: Run) -> Iterator[int]:

@@ -53,6 +53,7 @@ from lrlab.train.identity import Identity, run_identity, stale_reason
 from lrlab.train.logging import METRICS, write_text_atomic
 from lrlab.train.loop import FitResult, fit, resolve_device
 from lrlab.train.monitor import Monitor
+from lrlab.train.rundir import check_config
 from lrlab.train.setup import (
     build_callbacks,
     build_model_and_optimizer,
@@ -210,7 +211,10 @@ def _claim(folder: Path, resume: bool, identity: Identity) -> tuple[bool, str | 
     """Make sure ``folder`` may be written; return whether a started run is being resumed, and
     why the run the folder held was stale, if it was. A run made by other plug-in sources, data
     files or lrlab version is stale (:mod:`lrlab.train.identity`): it is trained again (its files
-    go), with or without ``resume``."""
+    go), with or without ``resume``. A damaged ``config.json`` is refused on ``resume`` first:
+    nobody can tell whether such a run is stale."""
+    if resume:
+        check_config(folder)
     stale = stale_reason(folder, identity)
     if stale is not None:
         clear_run(folder)
