@@ -120,3 +120,18 @@ def test_every_dtype_round_trips_in_native_order(dtype: str, tmp_path: Path) -> 
     result = read_idx(path)
     assert result.dtype.isnative and result.dtype.kind == array.dtype.kind
     np.testing.assert_array_equal(result, array)
+
+
+def test_a_gzip_that_would_inflate_beyond_memory_is_refused_before_inflating(tmp_path: Path) -> None:
+    import struct
+    import time
+
+    path = tmp_path / "bomb-idx3-ubyte.gz"
+    with gzip.open(path, "wb") as file:  # 10 kB on disk; its header promises 10**12 bytes
+        file.write(bytes([0, 0, 0x08, 3]) + struct.pack(">III", 1_000_000, 1000, 1000) + b"\0" * 10_000_000)
+    began = time.perf_counter()
+    with pytest.raises(
+        LrlabError, match=r"promises 1000000x1000x1000 values .* more than this machine's memory"
+    ):
+        read_idx(path)
+    assert time.perf_counter() - began < 1.0  # nothing was inflated

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import math
+import os
 import zlib
 from pathlib import Path
 
@@ -39,18 +40,45 @@ def bad_file(path: Path, problem: str) -> LrlabError:
 
 
 def _read_bytes(path: Path) -> bytes:
+    """The file's bytes, gunzipped when it is gzip: read as far as its header promises (plus one
+    byte, to see trailing data), after checking that the values fit in this machine's memory —
+    a small gzip that inflates to gigabytes is refused before it is inflated."""
     try:
-        data = path.read_bytes()
+        with path.open("rb") as file:
+            if file.read(2) != GZIP_MAGIC:
+                return path.read_bytes()
+        with gzip.open(path) as stream:
+            head = stream.read(4 + 4 * MAX_DIMS)
+            dtype, shape, offset = _parse_header(path, head)
+            _check_memory(path, dtype, shape)
+            return head + stream.read(offset + math.prod(shape) * dtype.itemsize + 1 - len(head))
     except FileNotFoundError:
         raise LrlabError(f"IDX file '{path}' does not exist.") from None
+    except (EOFError, zlib.error, gzip.BadGzipFile) as error:
+        raise bad_file(path, f"corrupted or truncated gzip data ({error})") from None
     except OSError as error:
         raise LrlabError(f"cannot open IDX file '{path}': {error.strerror or error}.") from None
-    if data[:2] != GZIP_MAGIC:
-        return data
+
+
+def _check_memory(path: Path, dtype: np.dtype[np.generic], shape: tuple[int, ...]) -> None:
+    """Refuse values whose float32 copy would not fit in this machine's memory."""
+    memory = _physical_memory()
+    needed = math.prod(shape) * max(dtype.itemsize, 4)  # lrlab keeps inputs as float32
+    if memory is not None and needed > memory:
+        dims = "x".join(str(n) for n in shape)
+        raise bad_file(
+            path,
+            f"the header promises {dims} values ({needed / 2**30:.1f} GiB as float32), more than this "
+            f"machine's memory ({memory / 2**30:.1f} GiB)",
+        )
+
+
+def _physical_memory() -> int | None:
+    """This machine's memory in bytes (``None`` where the system does not say)."""
     try:
-        return gzip.decompress(data)
-    except (OSError, EOFError, zlib.error) as error:
-        raise bad_file(path, f"corrupted or truncated gzip data ({error})") from None
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
 
 
 def _parse_header(path: Path, data: bytes) -> tuple[np.dtype[np.generic], tuple[int, ...], int]:
