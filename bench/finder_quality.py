@@ -56,13 +56,14 @@ import torch
 from torch import nn
 
 import lrlab
-from lrlab.data import Batches, Data, load_dataset
+from lrlab.data import Data, load_dataset
 from lrlab.finder import Sweep, SweepConfig, confirm, find_lr
 from lrlab.models import build_model
 from lrlab.optim import build_optimizer
 from lrlab.schedules import constant
 from lrlab.train import FitConfig, Run, fit, seed_everything
-from lrlab.train.loop import loss_function, train_epoch
+from lrlab.train.feed import bind
+from lrlab.train.loop import train_epoch
 
 MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "mnist-test"
 MNIST_8K = (
@@ -172,7 +173,7 @@ def torch_lr_finder(case: Case, data: Data, seed: int) -> float | None:
     from torch_lr_finder import LRFinder
 
     model, optimizer = fresh(case, data, 1e-7, seed)
-    finder = LRFinder(model, optimizer, loss_function(data), device="cpu")
+    finder = LRFinder(model, optimizer, criterion(data), device="cpu")
     with contextlib.redirect_stdout(io.StringIO()):
         finder.range_test(loader(case, data, seed), end_lr=100, num_iter=100)
         try:
@@ -188,7 +189,7 @@ def lightning_lr_find(case: Case, data: Data, seed: int) -> float | None:
 
     import lightning
 
-    criterion = loss_function(data)
+    loss_of = criterion(data)
 
     class Module(lightning.LightningModule):  # type: ignore[misc, name-defined]
         def __init__(self) -> None:
@@ -197,7 +198,7 @@ def lightning_lr_find(case: Case, data: Data, seed: int) -> float | None:
             self.net, _ = fresh(case, data, self.lr, seed)
 
         def training_step(self, batch: list[torch.Tensor], index: int) -> torch.Tensor:
-            return criterion(self.net(batch[0]), batch[1])  # type: ignore[no-any-return]
+            return loss_of(self.net(batch[0]), batch[1])  # type: ignore[no-any-return]
 
         def configure_optimizers(self) -> torch.optim.Optimizer:
             return build_optimizer(self.net, case.optimizer, self.lr)
@@ -306,6 +307,11 @@ def print_case(case: Case, grid: dict[float, float], rows: list[Row], variance: 
         print(f"  {row.method:<20} {span:<24} {value:>8} {shown_gap:>11}")
 
 
+def criterion(data: Data) -> nn.Module:
+    """The loss as a module, for the anchors that take one: cross-entropy or mean squared error."""
+    return nn.CrossEntropyLoss() if data.task == "classification" else nn.MSELoss()
+
+
 def overhead(rounds: int = 7) -> float:
     """Median over rounds of (sweep of N steps) / (N plain steps of ``train_epoch``)."""
     case = CASES[0]
@@ -319,11 +325,11 @@ def overhead(rounds: int = 7) -> float:
         find_lr(model, data, optimizer, sweep=Sweep(1e-3, 1e-2, steps), config=config)
         sweep = time.perf_counter() - began
         model, optimizer = fresh(case, data, 0.01, number)
-        batches = Batches(data.x_train, data.y_train, case.batch_size, seed=number)
         fit_config = FitConfig(batch_size=case.batch_size, seed=number, device="cpu")
         run = Run(model, optimizer, constant(), fit_config, [0.01] * len(optimizer.param_groups), steps)
+        workload = bind(data, fit_config, torch.device("cpu"), run.world)
         began = time.perf_counter()
-        train_epoch(run, batches, loss_function(data), torch.device("cpu"))
+        train_epoch(run, workload, torch.device("cpu"))
         plain = time.perf_counter() - began
         ratios.append(sweep / plain)
     return statistics.median(ratios)

@@ -66,7 +66,7 @@ def bind(source: Data | Task, settings: Settings, device: torch.device, world: W
     """The workload of ``source`` for one fit on ``device`` in ``world``."""
     if isinstance(source, Data):
         return _data_workload(source, settings, device, world)
-    return _task_workload(source, settings, device, world)
+    return _task_workload(source, device, world)  # a task batches and scores itself
 
 
 def _data_workload(data: Data, settings: Settings, device: torch.device, world: World) -> Workload:
@@ -117,7 +117,7 @@ def data_loss(data: Data) -> LossFn:
     return lambda model, batch: functional.mse_loss(as_target(model(batch[0]).float(), batch[1]), batch[1])
 
 
-def _task_workload(task: Task, settings: Settings, device: torch.device, world: World) -> Workload:
+def _task_workload(task: Task, device: torch.device, world: World) -> Workload:
     stream = Stream(task.train, task.steps_per_epoch, device)
     loss = _checked(task.loss_fn) if task.loss_fn is not None else default_loss
     scores: Scores | None = None
