@@ -24,7 +24,7 @@ def feed(callback: EarlyStopping | ReduceLROnPlateau, run: Run, values: list[flo
     for epoch, value in enumerate(values, start=1):
         scales.append(run.state.lr_scale)
         callback.on_epoch_end(run, {"epoch": float(epoch), "val_loss": value})
-        if run.stop_reason:
+        if run.stopped:
             break
     return scales
 
@@ -59,9 +59,9 @@ def test_early_stopping_stops_after_patience_bad_epochs(patience: int, stops_at:
     run = make_run()
     callback = EarlyStopping(patience=patience, restore_best_weights=False)
     feed(callback, run, [1.0, 2.0, 2.0, 2.0, 2.0, 2.0])
-    assert run.stop_reason is not None
-    assert f"early-stopped at epoch {stops_at}" in run.stop_reason
-    assert "best 1 at epoch 1" in run.stop_reason
+    assert run.stopped is not None
+    assert f"early-stopped at epoch {stops_at}" in str(run.stopped)
+    assert "best 1 at epoch 1" in str(run.stopped)
 
 
 def test_min_delta_and_baseline() -> None:
@@ -79,14 +79,14 @@ def test_grace_period_defaults_to_the_warmup_in_epochs() -> None:
     callback = EarlyStopping(patience=1, restore_best_weights=False)
     feed(callback, run, [1.0, 2.0, 2.0, 2.0, 2.0])
     assert callback.grace_epochs == 3
-    assert run.stop_reason is not None and "epoch 4" in run.stop_reason
+    assert run.stopped is not None and "epoch 4" in str(run.stopped)
 
 
 def test_explicit_grace_overrides_the_warmup() -> None:
     run = make_run("warmup(steps=25, start=0.0) >> cosine(steps=100)")
     callback = EarlyStopping(patience=1, grace=0, restore_best_weights=False)
     feed(callback, run, [1.0, 2.0, 2.0])
-    assert run.stop_reason is not None and "epoch 2" in run.stop_reason
+    assert run.stopped is not None and "epoch 2" in str(run.stopped)
 
 
 def test_restore_best_weights_loads_the_best_epoch() -> None:
@@ -118,9 +118,9 @@ def test_state_round_trip_continues_identically() -> None:
     second.load_state_dict(first.state_dict())
     for epoch, value in enumerate(values[5:], start=6):
         second.on_epoch_end(second_run, {"epoch": float(epoch), "val_loss": value})
-        if second_run.stop_reason:
+        if second_run.stopped:
             break
-    assert second_run.stop_reason == whole_run.stop_reason
+    assert second_run.stopped == whole_run.stopped
     assert second.monitor == whole.monitor
 
 

@@ -15,6 +15,7 @@ import pytest
 from lrlab.config import Experiment, load_experiment
 from lrlab.errors import LrlabError
 from lrlab.train import FitResult
+from lrlab.train.stop import Stop
 from lrlab.tune import export
 from lrlab.tune.export import (
     Candidate,
@@ -41,7 +42,8 @@ def fit_result(*epochs: tuple[float, float], reason: str = "finished") -> FitRes
         {"epoch": float(i + 1), "train_loss": loss, "val_acc": value, "val_loss": value}
         for i, (loss, value) in enumerate(epochs)
     )
-    return FitResult(history=history, stop_reason=reason, steps=len(epochs), seconds=0.0)
+    stop = Stop("diverged" if reason.startswith("diverged") else "finished", reason)
+    return FitResult(history=history, stop=stop, steps=len(epochs), seconds=0.0)
 
 
 BELOW = "on its own training data after 2 epochs, below the 0.95 its trial had at worst on held-out data"

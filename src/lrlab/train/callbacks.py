@@ -1,10 +1,10 @@
 """The callback base class: hooks that act on a :class:`~lrlab.train.state.Run`.
 
-A callback decides with a reason (``run.stop("early-stopped: …")``), and lists the fields a
-checkpoint must keep in :meth:`Callback.state_dict`. Callbacks run in ``order`` (lower first):
-the divergence guard looks at an epoch before anything records it. Under data-parallel training
-every process runs the callbacks on the same (all-reduced) metrics, so their decisions agree;
-those that write files (``writes_files``) run on rank 0 only.
+A callback decides with a kind and a reason (``run.stop("early-stopped", "early-stopped at …")``),
+and lists the fields a checkpoint must keep in :meth:`Callback.state_dict`. Callbacks run in
+``order`` (lower first): the divergence guard looks at an epoch before anything records it. Under
+data-parallel training every process runs the callbacks on the same (all-reduced) metrics, so
+their decisions agree; those that write files (``writes_files``) run on rank 0 only.
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ from lrlab.train.early_stopping import copy_weights, metric_value
 from lrlab.train.monitor import Monitor
 from lrlab.train.rundir import check_config, remove_temporaries
 from lrlab.train.state import Run
+from lrlab.train.stop import Stop
 
 CHECKPOINT = "checkpoint.pt"
 BEST = "best.pt"
@@ -90,7 +91,7 @@ def run_state(run: Run) -> dict[str, Any]:
         "optimizer": run.optimizer.state_dict(),
         "state": run.state.state_dict(),
         "schedule": str(run.schedule),
-        "stop_reason": run.stop_reason,
+        "stop_reason": None if run.stopped is None else run.stopped.to_dict(),
         "callbacks": {callback.key: callback.state_dict() for callback in run.callbacks},
         "rng": rng_state(),
     }
@@ -125,7 +126,7 @@ def _load_run_state(path: Path, run: Run) -> None:
     run.model.load_state_dict(saved["model"])
     run.optimizer.load_state_dict(saved["optimizer"])
     run.state.load_state_dict(saved["state"])
-    run.stop_reason = saved["stop_reason"]
+    run.stopped = Stop.from_dict(saved["stop_reason"])
     for callback in run.callbacks:
         if callback.key in saved["callbacks"]:
             callback.load_state_dict(saved["callbacks"][callback.key])
@@ -208,7 +209,7 @@ class Checkpoint(Callback):
             if self.monitor.update(metric_value(metrics, self.monitor.metric), epoch):
                 best = {"model": copy_weights(run), "epoch": epoch, **dict(metrics)}
                 save_atomic(best, self.directory / BEST)
-            if epoch % self.every == 0 or run.stop_reason is not None:
+            if epoch % self.every == 0 or run.stopped is not None:
                 save_atomic(run_state(run), self.directory / CHECKPOINT)
         except OSError:  # the fit ends here: let a resume in this process claim the folder anew
             self._release()

@@ -54,6 +54,7 @@ class DivergenceGuard(Callback):
         self.load_state_dict({**self._before["guard"], "retried": self.retried})
         if self.retried >= self.retries:
             run.stop(
+                "diverged",
                 f"diverged in epoch {int(metrics['epoch'])}: {problem}; gave up after {self.retried} retries"
             )
             return

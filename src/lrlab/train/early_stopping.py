@@ -74,6 +74,7 @@ class EarlyStopping(Callback):
             best = self.monitor.best
             shown = "none" if best is None else f"{best:.4g} at epoch {self.monitor.best_epoch}"
             run.stop(
+                "early-stopped",
                 f"early-stopped at epoch {epoch}: {self.monitor.metric} did not improve for "
                 f"{self.monitor.wait} epochs (best {shown})"
             )

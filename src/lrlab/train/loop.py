@@ -41,6 +41,7 @@ from lrlab.train.checkpoint import CHECKPOINT, load_run_state
 from lrlab.train.feed import Workload, bind
 from lrlab.train.logging import Progress
 from lrlab.train.state import FitConfig, Run, TrainState
+from lrlab.train.stop import Stop
 
 FINITE_CHECK_EVERY = 32  # steps between host syncs that look for a non-finite loss
 DROPOUT_STREAM = 2  # data-parallel: each process's global generator, reseeded every epoch
@@ -51,9 +52,14 @@ class FitResult:
     """What a fit produced: per-epoch metrics, why it stopped, and the best epoch."""
 
     history: tuple[dict[str, float], ...]
-    stop_reason: str
+    stop: Stop
     steps: int
     seconds: float
+
+    @property
+    def stop_reason(self) -> str:
+        """Why the fit stopped, in words."""
+        return self.stop.detail
 
     @property
     def final(self) -> dict[str, float]:
@@ -250,8 +256,8 @@ def fit(
     modes.eval()  # also when no epoch ran: the fit ends at the averaged weights
     for callback in run.callbacks:
         callback.on_fit_end(run)
-    reason = run.stop_reason or f"finished {run.state.epoch} epochs"
-    return FitResult(tuple(run.state.history), reason, run.state.step, time.perf_counter() - began)
+    stop = run.stopped or Stop("finished", f"finished {run.state.epoch} epochs")
+    return FitResult(tuple(run.state.history), stop, run.state.step, time.perf_counter() - began)
 
 
 def _end_callbacks_after_error(run: Run) -> None:
@@ -263,7 +269,7 @@ def _end_callbacks_after_error(run: Run) -> None:
 
 
 def _epochs(run: Run) -> Iterator[int]:
-    while run.state.epoch < run.config.epochs and run.stop_reason is None:
+    while run.state.epoch < run.config.epochs and run.stopped is None:
         if run.world.parallel:  # each process its own dropout, replayed exactly on resume
             torch.manual_seed(mix_seed(run.config.seed, run.state.epoch, DROPOUT_STREAM, run.world.rank))
         for callback in run.callbacks:
@@ -279,7 +285,7 @@ def _finish_epoch(run: Run, metrics: dict[str, float]) -> None:
         if run.rolled_back:  # the divergence guard restored the state before this epoch
             run.rolled_back = False
             break
-    run.stop_reason = run.world.share(run.stop_reason)  # all processes stop together
+    run.stopped = run.world.share(run.stopped)  # all processes stop together
 
 
 def _short(metrics: dict[str, float]) -> str:

@@ -66,9 +66,6 @@ from lrlab.train.setup import (
 UNSET_KEEPS_NAME = (("task", "plugin"), ("train", "steps"))
 CONFIG = "config.json"
 SUMMARY = "summary.json"
-STATUSES = ("finished", "early-stopped", "diverged")
-
-
 @dataclass(frozen=True)
 class RunResult:
     """What ``train`` produced: the run directory, the fit, and the contents of ``summary.json``."""
@@ -304,9 +301,8 @@ def _summary(experiment: Experiment, result: FitResult, test: Mapping[str, float
         restorer = Monitor(stopping.monitor, stopping.mode, stopping.min_delta, stopping.baseline)
         kept = _best_row(result.history, restorer)
         weights = f"best (epoch {int(kept['epoch'])})" if kept else weights
-    status = next((word for word in STATUSES if result.stop_reason.startswith(word)), "stopped")
     return {
-        "status": status,
+        "status": result.stop.kind,
         "stop_reason": result.stop_reason,
         "epochs": len(result.history),
         "steps": result.steps,

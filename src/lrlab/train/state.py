@@ -13,6 +13,7 @@ from torch import nn
 from lrlab.distributed import World
 from lrlab.errors import invalid
 from lrlab.schedules import Schedule
+from lrlab.train.stop import Stop, StopKind
 
 if TYPE_CHECKING:
     from lrlab.train.callbacks import Callback
@@ -90,16 +91,16 @@ class Run:
     steps_per_epoch: int
     state: TrainState = field(default_factory=TrainState)
     callbacks: list[Callback] = field(default_factory=list)
-    stop_reason: str | None = None
+    stopped: Stop | None = None
     rolled_back: bool = False  # this epoch was undone: later callbacks must not record it
     step_losses: torch.Tensor | None = None
     world: World = field(default_factory=World)
     network: nn.Module | None = None  # what trains: the model, wrapped for data-parallel or compiled
 
-    def stop(self, reason: str) -> None:
-        """Ask the loop to stop after this epoch, saying why."""
-        if self.stop_reason is None:
-            self.stop_reason = reason
+    def stop(self, kind: StopKind, detail: str) -> None:
+        """Ask the loop to stop after this epoch, saying why (the first request wins)."""
+        if self.stopped is None:
+            self.stopped = Stop(kind, detail)
 
     def multiplier(self, step: int) -> float:
         """The LR multiplier for the update after ``step`` steps (schedule × cuts)."""

@@ -78,7 +78,7 @@ class TrialReporter(Callback):
         self.trial.report(value, step)
         if (self.last is None or step < self.last) and self.trial.should_prune():
             self.pruned = True
-            run.stop(f"pruned at epoch {epoch}: {self.metric} {value:.4g} trails the other trials")
+            run.stop("pruned", f"pruned at epoch {epoch}: {self.metric} {value:.4g} trails the other trials")
 
 
 @dataclass(frozen=True)
