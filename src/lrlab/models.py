@@ -296,8 +296,3 @@ def _model_call(spec: str) -> Call:
     if isinstance(expression, Chain) or expression.args:
         raise LrlabError(f"a model is one name with keyword options, like 'mlp(widths=[64])', got {spec!r}.")
     return expression
-
-
-def count_parameters(model: nn.Module) -> int:
-    """The number of trainable parameters."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)

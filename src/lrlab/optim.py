@@ -38,16 +38,16 @@ from __future__ import annotations
 import contextlib
 import importlib
 import io
-import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import torch
-from torch import nn
 
 from lrlab.errors import LrlabError, invalid, unknown
-from lrlab.spec import Call, Chain, format_call, parse_expression
+from lrlab.optim_values import RANGES, number, real, shown
+from lrlab.param_groups import Params, param_groups
+from lrlab.spec import Call, format_call, parse_expression
 
 # Every accepted setting per optimizer, in torch's argument order (the canonical order). Left out
 # on purpose: `lr` (an argument of build_optimizer), and `fused`, `capturable`, `differentiable`
@@ -92,32 +92,9 @@ _NAMES = (*_OPTIMIZERS, *_EXTRAS)
 # Settings whose range depends on the optimizer: schedule-free SGD divides by its momentum when it
 # moves the weights to the averaged point, so 0 is out (its AdamW's first beta: _check_first_beta).
 _KINDS = {("schedulefree_sgd", "momentum"): "open_unit", ("prodigy", "beta3"): "beta"}
-# Torch hands settings to float32 kernels (max 3.4e38); lr, multipliers and the schedule's values
-# are each capped at 1e12, so their products fit too.
-MAX_SETTING = 1e12
-_CAPPED = {"weight_decay", "eps", "lr", "r", "weight_lr_power", "d0", "d_coef"}
-_RANGES: dict[str, tuple[str, Callable[[float], bool]]] = {
-    "momentum": ("a number in [0, 1)", lambda x: 0 <= x < 1),
-    "dampening": ("a number in [0, 1]", lambda x: 0 <= x <= 1),
-    "weight_decay": ("a finite number >= 0", lambda x: 0 <= x < math.inf),
-    "alpha": ("a number in (0, 1)", lambda x: 0 < x < 1),
-    "eps": ("a finite number > 0", lambda x: 0 < x < math.inf),
-    "beta": ("a number in [0, 1)", lambda x: 0 <= x < 1),
-    "lr": ("a finite number > 0", lambda x: 0 < x < math.inf),
-    "open_unit": ("a number in (0, 1)", lambda x: 0 < x < 1),
-    "r": ("a finite number >= 0", lambda x: 0 <= x < math.inf),
-    "weight_lr_power": ("a finite number >= 0", lambda x: 0 <= x < math.inf),
-    "d0": ("a finite number > 0", lambda x: 0 < x < math.inf),
-    "d_coef": ("a finite number > 0", lambda x: 0 < x < math.inf),
-    "growth_rate": ("a finite number >= 1 (leave it out for no limit)", lambda x: 1 <= x < math.inf),
-}
 _COUNTS = {"warmup_steps": 0, "slice_p": 1}  # integer settings and their least value
-# _NormBase: BatchNorm*, InstanceNorm*, SyncBatchNorm and their lazy forms.
-_NORM_LAYERS: tuple[type[nn.Module], ...] = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm)
-_NORM_LAYERS += (nn.LocalResponseNorm, nn.CrossMapLRN2d) + ((nn.RMSNorm,) if hasattr(nn, "RMSNorm") else ())
 
 _LR_FIX = "pass it as build_optimizer(model, spec, lr=…) or as [optimizer] lr = … in a config."
-Params = nn.Module | Iterable[torch.Tensor] | Iterable[tuple[str, torch.Tensor]]
 
 
 @dataclass(frozen=True, repr=False)
@@ -208,49 +185,16 @@ def build_optimizer(
     are refused: Prodigy takes one LR for every group.
     """
     parsed = parse_optimizer(spec)
-    rate = _number("lr", lr, "lr")
+    rate = number("lr", lr, "lr")
     if parsed.name == "prodigy" and lr_multipliers:
         fix = "Prodigy scales every group by the one d it estimates; train with one LR (lr=1.0)."
-        raise invalid("lr_multipliers", "empty for prodigy()", _shown(dict(lr_multipliers)), fix)
+        raise invalid("lr_multipliers", "empty for prodigy()", shown(dict(lr_multipliers)), fix)
     groups = param_groups(
         model_or_params, rate, decay_norm_and_bias=decay_norm_and_bias, lr_multipliers=lr_multipliers
     )
     cls = parsed.optimizer_class
     with contextlib.redirect_stdout(io.StringIO()):  # Prodigy's constructor prints; lrlab never does
         return cls(groups, **{"lr": rate, **parsed.kwargs()})
-
-
-def param_groups(
-    model_or_params: Params,
-    lr: float,
-    *,
-    decay_norm_and_bias: bool = False,
-    lr_multipliers: Mapping[str, float] | None = None,
-) -> list[dict[str, Any]]:
-    """Split parameters into torch param groups, each parameter in exactly one group.
-
-    Unless ``decay_norm_and_bias``, biases, normalization-layer parameters and every parameter
-    with at most one dimension go to groups with ``weight_decay=0.0``. ``lr_multipliers`` maps a
-    qualified-name prefix (``"head"`` matches ``head.weight`` and ``head.0.bias``, not
-    ``header.weight``) to a factor of ``lr``; the longest matching prefix wins. Groups appear in
-    the order of their first parameter and carry only torch's own keys.
-    """
-    rate = _number("lr", lr, "lr")
-    multipliers = _check_multipliers(lr_multipliers)
-    named = _named_parameters(model_or_params)
-    unused = set(multipliers)
-    groups: dict[tuple[bool, float], list[torch.Tensor]] = {}
-    for name, param, exempt in named:
-        prefix = max((p for p in multipliers if name == p or name.startswith(p + ".")), key=len, default="")
-        unused.discard(prefix)
-        key = (exempt and not decay_norm_and_bias, multipliers.get(prefix, 1.0))
-        groups.setdefault(key, []).append(param)
-    if unused:
-        raise _unmatched(min(unused), [name for name, _, _ in named])
-    return [
-        {"params": params, "lr": rate * factor} | ({"weight_decay": 0.0} if exempt else {})
-        for (exempt, factor), params in groups.items()
-    ]
 
 
 def _keys(name: str) -> tuple[str, ...]:
@@ -261,45 +205,25 @@ def _setting(owner: str, key: str, value: object) -> object:
     kind = _KINDS.get((owner, key), key)
     try:
         if key == "betas":
-            betas = [_real(item, "beta") for item in value] if isinstance(value, (list, tuple)) else []
+            betas = [real(item, "beta") for item in value] if isinstance(value, (list, tuple)) else []
             if len(betas) != 2 or None in betas:
                 fix = "E.g. betas=[0.9, 0.999]."
-                raise invalid("betas", "a list of two numbers in [0, 1)", _shown(value), fix)
+                raise invalid("betas", "a list of two numbers in [0, 1)", shown(value), fix)
             return tuple(betas)
         if key == "beta3" and value is None:  # Prodigy: none means sqrt(beta2)
             return None
         if key in _COUNTS:
             least = _COUNTS[key]
             if isinstance(value, bool) or not isinstance(value, int) or value < least:
-                raise invalid(key, f"an integer >= {least}", _shown(value))
+                raise invalid(key, f"an integer >= {least}", shown(value))
             return value
-        if kind in _RANGES:
-            return _number(key, value, kind)
+        if kind in RANGES:
+            return number(key, value, kind)
         if isinstance(value, bool) or (key == "foreach" and value is None):
             return value
-        raise invalid(key, "true or false" + (" or none" if key == "foreach" else ""), _shown(value))
+        raise invalid(key, "true or false" + (" or none" if key == "foreach" else ""), shown(value))
     except LrlabError as error:
         raise LrlabError(f"{owner}(): {error}") from None
-
-
-def _real(value: object, kind: str) -> float | None:
-    """``value`` as a float when it is a number in the range of ``kind``, else ``None``."""
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        return None
-    try:
-        number = float(value) + 0.0  # + 0.0 turns -0.0 into 0.0: one canonical zero
-    except OverflowError:  # an integer literal beyond float range
-        return None
-    return number if _RANGES[kind][1](number) else None
-
-
-def _number(param: str, value: object, kind: str) -> float:
-    number = _real(value, kind)
-    if number is None:
-        raise invalid(param, _RANGES[kind][0], _shown(value))
-    if kind in _CAPPED and number > MAX_SETTING:
-        raise invalid(param, "at most 1e12 (larger values overflow float32 in torch)", _shown(value))
-    return number
 
 
 def _check_nesterov(owner: str, settings: Mapping[str, Any]) -> None:
@@ -318,64 +242,7 @@ def _check_first_beta(owner: str, settings: Mapping[str, Any]) -> None:
         error = invalid(
             "betas",
             "two numbers, the first in (0, 1) and the second in [0, 1)",
-            _shown(list(settings["betas"])),
+            shown(list(settings["betas"])),
             fix,
         )
         raise LrlabError(f"{owner}(): {error}")
-
-
-def _check_multipliers(multipliers: Mapping[str, float] | None) -> dict[str, float]:
-    if multipliers is None:
-        return {}
-    if not isinstance(multipliers, Mapping):
-        raise invalid("lr_multipliers", 'a mapping like {"head": 10.0}', _shown(multipliers))
-    for prefix in multipliers:
-        if not isinstance(prefix, str) or not prefix or prefix.startswith(".") or prefix.endswith("."):
-            raise invalid("lr_multipliers", 'keyed by parameter-name prefixes like "head"', _shown(prefix))
-    return {prefix: _number(f"lr_multipliers[{prefix!r}]", v, "lr") for prefix, v in multipliers.items()}
-
-
-def _named_parameters(model_or_params: Params) -> list[tuple[str, torch.Tensor, bool]]:
-    """``(name, param, exempt from decay)`` for each distinct parameter, in model order."""
-    found: dict[int, tuple[str, torch.Tensor, bool]] = {}
-    if isinstance(model_or_params, nn.Module):
-        for module_name, module in model_or_params.named_modules():
-            for leaf, param in module.named_parameters(recurse=False):
-                name = f"{module_name}.{leaf}" if module_name else leaf
-                exempt = isinstance(module, _NORM_LAYERS) or leaf == "bias" or param.ndim <= 1
-                found.setdefault(id(param), (name, param, exempt))
-    elif isinstance(model_or_params, Iterable) and not isinstance(
-        model_or_params, (str, bytes, torch.Tensor)
-    ):
-        for item in model_or_params:
-            name, param = item if isinstance(item, tuple) and len(item) == 2 else ("", item)
-            if not isinstance(name, str) or not isinstance(param, torch.Tensor) or not param.is_leaf:
-                raise invalid("model_or_params", "a module or an iterable of leaf tensors", _shown(item))
-            exempt = name.rpartition(".")[2] == "bias" or param.ndim <= 1
-            found.setdefault(id(param), (name, param, exempt))
-    else:
-        raise invalid("model_or_params", "a module or an iterable of parameters", _shown(model_or_params))
-    if not found:
-        raise invalid("model_or_params", "non-empty", _shown(model_or_params), "The model has no parameters.")
-    return list(found.values())
-
-
-def _unmatched(prefix: str, names: list[str]) -> LrlabError:
-    tops = {name.split(".")[0] for name in names if name}
-    if tops:
-        return unknown("lr_multipliers prefix", prefix, tops)
-    fix = "Pass model.named_parameters() or the model."
-    return invalid("lr_multipliers", "empty for unnamed parameters", {prefix: "…"}, fix)
-
-
-class _Shown(str):
-    """A bad value as error messages show it: spec calls by name, long values cut."""
-
-    def __repr__(self) -> str:
-        return str(self)
-
-
-def _shown(value: object) -> _Shown:
-    text = f"{value.parts[0].name}(…) >> …" if isinstance(value, Chain) else repr(value)
-    text = f"{value.name}(…)" if isinstance(value, Call) else text
-    return _Shown(text if len(text) <= 80 else text[:77] + "...")
