@@ -53,7 +53,7 @@ def test_train_on_digits_prints_a_summary_and_the_stop_reason(
     for row in ("epochs / steps", "best val_loss", "final val_acc", "test_acc", "wall time"):
         assert row in out
     summary = summary_of(tmp_path)
-    assert summary["status"] == "finished" and summary["epochs"] == 2
+    assert summary["stop"]["kind"] == "finished" and summary["epochs"] == 2
     assert err == ""  # --quiet: no progress bar, no start line
 
     code, _, err = run_main(capsys, "train", *FAST, "--out", str(tmp_path), "--early-stopping", "3")

@@ -12,11 +12,8 @@ import torch
 
 from lrlab.config import Experiment
 from lrlab.fileperm import current_umask
-from lrlab.report.records import write_text_atomic as write_record
-from lrlab.train.checkpoint import save_atomic
-from lrlab.train.logging import write_text_atomic
+from lrlab.record import copy_file, write_json, write_text, write_torch
 from lrlab.train.run import train
-from lrlab.tune.export import _save_weights
 
 
 @pytest.fixture
@@ -38,10 +35,10 @@ def test_current_umask_reads_without_changing(umask_022: None) -> None:
 
 
 def test_each_atomic_writer_follows_umask_022(tmp_path: Path, umask_022: None) -> None:
-    write_text_atomic(tmp_path / "a.json", "{}")
-    save_atomic({"x": torch.zeros(1)}, tmp_path / "b.pt")
-    write_record(tmp_path / "c.csv", "a\n")
-    _save_weights({"w": torch.zeros(1)}, tmp_path / "d.pt")
+    write_json(tmp_path / "a.json", {})
+    write_torch(tmp_path / "b.pt", {"x": torch.zeros(1)})
+    write_text(tmp_path / "c.csv", "a\n")
+    copy_file(tmp_path / "b.pt", tmp_path / "d.pt")
     assert {p.name: mode(p) for p in tmp_path.iterdir()} == dict.fromkeys(
         ("a.json", "b.pt", "c.csv", "d.pt"), 0o644
     )
@@ -50,7 +47,7 @@ def test_each_atomic_writer_follows_umask_022(tmp_path: Path, umask_022: None) -
 def test_a_stricter_umask_is_kept(tmp_path: Path) -> None:
     before = os.umask(0o077)
     try:
-        write_text_atomic(tmp_path / "a.json", "{}")
+        write_text(tmp_path / "a.json", "{}")
     finally:
         os.umask(before)
     assert mode(tmp_path / "a.json") == 0o600

@@ -25,10 +25,10 @@ whose branch points are multiples of the task's steps per epoch.
 from __future__ import annotations
 
 import csv
+import io
 import math
 import multiprocessing
 import os
-import shutil
 from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
@@ -39,6 +39,8 @@ import torch
 
 from lrlab.config import Experiment, validate
 from lrlab.errors import LrlabError, invalid
+from lrlab.record import copy_file, write_text, write_torch
+from lrlab.record.files import SUMMARY_JSON, read_json
 from lrlab.schedules import Schedule, constant, cosine, warmup, wsd
 from lrlab.train.callbacks import Callback
 from lrlab.train.checkpoint import CHECKPOINT
@@ -131,9 +133,7 @@ class SaveBranchPoints(Callback):
 
     def on_epoch_end(self, run: Run, metrics: Any) -> None:
         if run.state.step in self.points:
-            temporary = self.folder / f".at-{run.state.step}.pt.partial"
-            shutil.copyfile(self.folder / CHECKPOINT, temporary)
-            os.replace(temporary, self.folder / f"at-{run.state.step}.pt")
+            copy_file(self.folder / CHECKPOINT, self.folder / f"at-{run.state.step}.pt")
 
 
 def with_schedule(experiment: Experiment, schedule: Schedule, steps: int) -> Experiment:
@@ -170,7 +170,7 @@ def branches(
                         folder / "cosine" / f"L{length}",
                     )
                 )
-        if not (stable_dir / "summary.json").exists():
+        if not (stable_dir / SUMMARY_JSON).exists():
             stable = with_schedule(experiment, plan.stable(), points[-1])
             train(
                 stable,
@@ -197,7 +197,7 @@ def branches(
 def seed_branch(state: Path, branch_dir: Path, stable: Schedule, branch: Schedule, point: int) -> None:
     """Start ``branch_dir`` from the stable run's state at ``point``: a ``checkpoint.pt`` labelled
     with the branch's schedule, after checking that both schedules agree on every step taken."""
-    if (branch_dir / CHECKPOINT).exists() or (branch_dir / "summary.json").exists():
+    if (branch_dir / CHECKPOINT).exists() or (branch_dir / SUMMARY_JSON).exists():
         return  # started (or finished) before: it resumes from its own checkpoint
     disagree = next(
         (t for t in range(point) if not math.isclose(stable.at(t), branch.at(t), rel_tol=1e-12)), None
@@ -210,10 +210,7 @@ def seed_branch(state: Path, branch_dir: Path, stable: Schedule, branch: Schedul
     if saved["state"]["step"] != point:
         raise LrlabError(f"{state} holds step {saved['state']['step']}, not the branch point {point}.")
     saved["schedule"] = str(branch)
-    branch_dir.mkdir(parents=True, exist_ok=True)
-    temporary = branch_dir / f".{CHECKPOINT}.partial"
-    torch.save(saved, temporary)
-    os.replace(temporary, branch_dir / CHECKPOINT)
+    write_torch(branch_dir / CHECKPOINT, saved)
 
 
 def _pool(jobs: int) -> ProcessPoolExecutor | None:
@@ -249,26 +246,25 @@ def train_run(experiment: Experiment, run_dir: Path) -> None:
     """Train (or resume, or skip when finished) one run of the study."""
     from lrlab.train.run import train
 
-    if not (run_dir / "summary.json").exists():
+    if not (run_dir / SUMMARY_JSON).exists():
         train(experiment, run_dir=run_dir, resume=True, quiet=True)
 
 
 def summarize(folder: Path, plan: Plan, cosine_runs: bool) -> list[dict[str, Any]]:
     """One row per length: the branch's and the cosine run's final validation loss; written to
     ``summary.csv``."""
-    import json
-
     rows = []
     for length in plan.lengths:
         row: dict[str, Any] = {"length": length, "branch_point": plan.point(length)}
         for kind in ("wsd", "cosine") if cosine_runs else ("wsd",):
-            summary = json.loads((folder / kind / f"L{length}" / "summary.json").read_text(encoding="utf-8"))
+            summary = read_json(folder / kind / f"L{length}" / SUMMARY_JSON)
             row[f"{kind}_val_loss"] = summary["final"].get("val_loss", math.nan)
         rows.append(row)
-    with (folder / SUMMARY_CSV).open("w", newline="", encoding="utf-8") as file:
-        writer = csv.DictWriter(file, fieldnames=list(rows[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text(folder / SUMMARY_CSV, buffer.getvalue())
     return rows
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import json
 import multiprocessing
 import os
 import pickle
@@ -39,13 +38,15 @@ from lrlab.compare_checks import check_runs_can_start, finished_runs
 from lrlab.config import Experiment, Variant, resolve_variant, to_toml, validate
 from lrlab.errors import invalid
 from lrlab.namespaces import check_comparison_name, check_experiment_folder
-from lrlab.report.records import VariantRow, aggregate, load_runs, write_summary_csv
+from lrlab.record import write_text
+from lrlab.record.files import SUMMARY_JSON, clear_run, finished_summary
+from lrlab.report.records import VariantRow, aggregate, write_summary_csv
+from lrlab.report.runs import load_runs
 from lrlab.train.horizon import ScheduleHorizonWarning
 
 EXPERIMENT_FILE = "experiment.toml"
 RUNS = "runs"
 SUMMARY_CSV = "summary.csv"
-RUN_SUMMARY = "summary.json"  # in a run directory: the run finished
 BASE_VARIANT = "base"
 
 
@@ -211,12 +212,10 @@ def compare(
     Raises:
         LrlabError: bad settings, a missing dataset, or run folders holding other settings.
     """
-    from lrlab.train.logging import write_text_atomic
-
     planned = plan(experiment, out=out, jobs=jobs, seeds=seeds, force=force)
     count = len(planned.specs) // len(_names(planned.specs))
     resolved = validate({**experiment.model_dump(), "seeds": count})
-    write_text_atomic(planned.directory / EXPERIMENT_FILE, to_toml(resolved))
+    write_text(planned.directory / EXPERIMENT_FILE, to_toml(resolved))
     if progress is not None:
         progress.start(planned)
     reports = {
@@ -265,7 +264,7 @@ def _train_all(planned: Plan, progress: Progress | None) -> list[RunReport]:
     (:mod:`lrlab.runlock`)."""
     directory, jobs = planned.directory, planned.workers
     tasks = [
-        _Task(spec, _stamp(directory / spec.folder / RUN_SUMMARY), spec.folder in planned.stale)
+        _Task(spec, _stamp(directory / spec.folder / SUMMARY_JSON), spec.folder in planned.stale)
         for spec in planned.pending
     ]
     runs = _Runs(tasks, progress)
@@ -467,12 +466,11 @@ def run_one(
     run another process is training is waited for, and one that finished meanwhile (a
     ``summary.json`` other than the ``stale`` one) is reported as trained before (``pid`` None),
     not trained again. ``restart``: the folder's old run is removed first."""
-    from lrlab.train.run import clear_run, train
+    from lrlab.train.run import train
 
     folder = directory / spec.folder
     with runlock.claim(folder, wait=True):
-        summary = folder / RUN_SUMMARY
-        finished = _summary(summary) if _stamp(summary) not in (None, stale) else None
+        finished = finished_summary(folder) if _stamp(folder / SUMMARY_JSON) not in (None, stale) else None
         if finished is not None:
             return RunReport(spec, finished, None, 0.0)
         if restart:
@@ -482,14 +480,6 @@ def run_one(
             warnings.simplefilter("ignore", ScheduleHorizonWarning)
             result = train(spec.experiment, run_dir=folder, resume=True, quiet=True)
     return RunReport(spec, result.summary, os.getpid(), time.perf_counter() - started)
-
-
-def _summary(path: Path) -> dict[str, Any] | None:
-    try:
-        summary: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-    return summary
 
 
 def _build_report(directory: Path) -> Path | None:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lrlab.errors import LrlabError
+from lrlab.record.files import CONFIG_JSON, finished_summary, read_json
 
 if TYPE_CHECKING:
     from lrlab.compare import RunSpec
@@ -40,23 +41,23 @@ def finished_runs(specs: Iterable[RunSpec], directory: Path, *, force: bool = Fa
         )
         if reason is not None:
             stale[spec.folder] = reason
-        elif (folder / "summary.json").is_file():
-            reused[spec.folder] = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+        elif (summary := finished_summary(folder)) is not None:
+            reused[spec.folder] = summary
     return OldRuns(reused, stale)
 
 
 def _check_settings(folder: Path, experiment: Experiment, force: bool) -> str | None:
     """``None`` when ``folder`` holds no run or one with ``experiment``'s settings; with ``force``,
     the first difference; else an error."""
-    try:
-        recorded = json.loads((folder / "config.json").read_text(encoding="utf-8"))["experiment"]
-    except FileNotFoundError:
+    if not (folder / CONFIG_JSON).is_file():
         return None
-    except (ValueError, KeyError, TypeError):
+    try:
+        recorded = read_json(folder / CONFIG_JSON)["experiment"]
+    except (LrlabError, KeyError):
         if force:
             return "a damaged config.json"
         raise LrlabError(
-            f"{folder / 'config.json'} is damaged; delete the folder {folder} to retrain it, or pass --force."
+            f"{folder / CONFIG_JSON} is damaged; delete the folder {folder} to retrain it, or pass --force."
         ) from None
     expected = experiment.model_dump(mode="json")
     key = next(_differences(recorded, expected, ""), None)

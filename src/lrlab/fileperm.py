@@ -2,8 +2,8 @@
 
 ``tempfile.mkstemp`` creates its file with mode 0600 whatever the umask; a file renamed into
 place from it keeps that mode, so run files would be unreadable by the group and others under
-the usual umask 022. Atomic writers call :func:`follow_umask` on the temporary before
-``os.replace``.
+the usual umask 022. The atomic writer (:func:`lrlab.record.write_atomic`) calls
+:func:`follow_umask` on the temporary before renaming it into place.
 """
 
 from __future__ import annotations

@@ -1,8 +1,11 @@
-"""Schedules driving torch optimizers: :func:`set_lr` for lrlab's loop, :class:`ScheduledLR` for others.
+"""Schedules driving torch optimizers: :func:`set_lr` for a loop of one's own, :class:`ScheduledLR`
+for torch's loops and trainers.
 
 Both use the closed form ``lr = base_lr * schedule(step)`` for every param group, never torch's
 chainable recursion, so the LR depends only on the step and the group's base LR: a resumed run
-gets the exact LR whatever the optimizer's groups held before.
+gets the exact LR whatever the optimizer's groups held before. :func:`write_lrs` is the one
+function that writes LRs into param groups: these two, lrlab's own loop and the range test's sweep
+all go through it.
 """
 
 from __future__ import annotations
@@ -26,22 +29,25 @@ def set_lr(optimizer: Optimizer, schedule: Schedule, step: float, base_lrs: Sequ
     Returns the LRs set. ``base_lrs`` has one base LR per param group (keep them from before
     training; the groups' ``lr`` changes).
     """
+    return write_lrs(optimizer, base_lrs, schedule(step))
+
+
+def write_lrs(optimizer: Optimizer, base_lrs: Sequence[float], multiplier: float) -> list[float]:
+    """Set each param group's LR to its base LR × ``multiplier``; return the LRs set.
+
+    A tensor LR is written in place, as torch's schedulers do (a captured CUDA graph reads that
+    tensor); any other is replaced by the number.
+    """
     groups = optimizer.param_groups
     if len(base_lrs) != len(groups):
         raise invalid("base_lrs", f"one base LR per param group ({len(groups)})", list(base_lrs))
-    multiplier = schedule(step)
     lrs = [float(base) * multiplier for base in base_lrs]
     for group, lr in zip(groups, lrs, strict=True):
-        _write(group, lr)
+        if isinstance(group["lr"], Tensor):
+            group["lr"].fill_(lr)
+        else:
+            group["lr"] = lr
     return lrs
-
-
-def _write(group: dict[str, Any], lr: float | Tensor) -> None:
-    """Set ``group["lr"]`` in place when it is a tensor (as torch's schedulers do)."""
-    if isinstance(group["lr"], Tensor):
-        group["lr"].fill_(float(lr))
-    else:
-        group["lr"] = lr
 
 
 def _copy(lr: float | Tensor) -> float | Tensor:
@@ -111,8 +117,7 @@ class ScheduledLR(LRScheduler):
         self.base_lrs = list(state_dict["base_lrs"])
         for group, base in zip(self.optimizer.param_groups, self.base_lrs, strict=True):
             group["initial_lr"] = base
-        for group, lr in zip(self.optimizer.param_groups, self.get_lr(), strict=True):
-            _write(group, lr)
+        write_lrs(self.optimizer, [float(base) for base in self.base_lrs], self.schedule(self.last_epoch))
         self._last_lr = [_copy(group["lr"]) for group in self.optimizer.param_groups]
 
     def __repr__(self) -> str:

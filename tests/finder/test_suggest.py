@@ -13,16 +13,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lrlab.errors import LrlabError
-from lrlab.finder.curve import Curve, ema, noise, reach, trend
+from lrlab.finder.curve import Curve, noise, reach, trend
+from lrlab.finder.descent import Descent, find_descent
 from lrlab.finder.suggest import (
     METHODS,
-    Descent,
     Suggestion,
     combine,
     edge,
     failed,
     failure,
-    find_descent,
     lag_rungs,
     margin,
     minimum,
@@ -32,6 +31,7 @@ from lrlab.finder.suggest import (
     suggest_all,
     valley,
 )
+from lrlab.smoothing import ema
 from tests.finder.conftest import LADDER, plateau_descent_blowup
 
 SINGLE = (steepest, valley, minimum, edge)

@@ -239,3 +239,20 @@ def test_default_ranges_follow_the_optimizer_family() -> None:
     assert (sgd.start, sgd.end) == (1e-5, 10.0) and (adam.start, adam.end) == (1e-6, 1.0)
     momentum = default_sweep(torch.optim.SGD(params, lr=0.1), "momentum")
     assert momentum.mode == "linear" and 0 < momentum.start < momentum.end < 1
+
+
+def test_a_tensor_lr_is_swept_in_place_and_put_back(data: Data) -> None:
+    torch.manual_seed(0)
+    model = nn.Linear(8, 3)
+    lr = torch.tensor(0.01)
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    seen: list[tuple[bool, float]] = []
+    optimizer.register_step_pre_hook(
+        lambda opt, *_: seen.append((opt.param_groups[0]["lr"] is lr, float(opt.param_groups[0]["lr"])))
+    )
+    for _ in range(2):  # the second sweep reads the same base LR
+        run_sweep(model, data, optimizer, Sweep(1e-3, 1e-1, 3), config=CPU)
+    assert [written for written, _ in seen] == [True] * 3 + [False] * 3  # a restore copies the tensor
+    assert [value for _, value in seen] == pytest.approx([1e-3, 1e-2, 1e-1] * 2)
+    assert float(lr) == float(optimizer.defaults["lr"]) == float(optimizer.param_groups[0]["lr"])
+    assert float(lr) == pytest.approx(0.01)

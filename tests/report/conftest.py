@@ -30,6 +30,7 @@ class FakeRun:
     interval: str = "step"
     epochs: int | None = None  # planned epochs (default: as many as metrics rows)
     test: Mapping[str, float] = field(default_factory=dict)
+    legacy: bool = False  # summary.json as lrlab wrote it before the stop was structured
 
 
 def metrics_rows(run: FakeRun) -> list[dict[str, float]]:
@@ -68,11 +69,12 @@ def write_run(folder: Path, run: FakeRun, *, name: str, seed: int) -> None:
     (folder / "metrics.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     best = min(rows, key=lambda row: row["val_loss"])
     reason = run.stop_reason or f"finished {len(rows)} epochs"
+    kind = next((word for word in ("early-stopped", "diverged") if reason.startswith(word)), "finished")
+    stop = (
+        {"status": kind, "stop_reason": reason} if run.legacy else {"stop": {"kind": kind, "detail": reason}}
+    )
     summary: dict[str, Any] = {
-        "status": next(
-            (word for word in ("early-stopped", "diverged") if reason.startswith(word)), "finished"
-        ),
-        "stop_reason": reason,
+        **stop,
         "epochs": len(rows),
         "steps": int(rows[-1]["step"]),
         "monitor": {"metric": "val_loss", "mode": "min"},

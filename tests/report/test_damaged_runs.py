@@ -158,7 +158,7 @@ def test_a_long_run_is_previewed_from_samples_quickly(tmp_path: Path) -> None:
     """A million planned epochs of 10 steps: the LR preview samples the schedule, it does not
     evaluate ten million steps."""
     from lrlab.report.curves import MAX_POINTS, lr_preview
-    from lrlab.report.records import load_runs
+    from lrlab.report.runs import load_runs
 
     root = write_comparison(tmp_path / "cmp", FAKE)
     _edit_json("config.json", _set(("experiment", "train", "epochs"), 1_000_000))(root / RUN)

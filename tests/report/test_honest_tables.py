@@ -13,7 +13,8 @@ import pytest
 from lrlab.commands.compare import print_table
 from lrlab.compare import ComparisonResult
 from lrlab.report.html import build_report
-from lrlab.report.records import aggregate, load_runs, stat_heading
+from lrlab.report.records import aggregate, stat_heading
+from lrlab.report.runs import load_runs
 from tests.report.conftest import FAKE, FakeRun, write_comparison
 
 WITH_TEST_LOSS = {

@@ -14,9 +14,11 @@ import pytest
 from matplotlib.figure import Figure
 
 from lrlab.cli import main
-from lrlab.report.html import build_report, png_size
-from lrlab.report.plots import PALETTE, comparison_figures, plot_lr, plot_metric, variant_colors
-from lrlab.report.records import load_runs
+from lrlab.report.comparison import comparison_figures, plot_lr, plot_metric
+from lrlab.report.html import build_report
+from lrlab.report.page import png_size
+from lrlab.report.plots import PALETTE, variant_colors
+from lrlab.report.runs import load_runs
 from tests.report.conftest import FAKE, FakeRun, write_comparison
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

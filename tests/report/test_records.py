@@ -4,6 +4,7 @@ previews, summary.csv, and one LrlabError naming the file for each kind of damag
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -12,15 +13,8 @@ import pytest
 
 from lrlab.errors import LrlabError
 from lrlab.report.curves import bands, lr_preview
-from lrlab.report.records import (
-    STATS,
-    SUMMARY_COLUMNS,
-    Stat,
-    aggregate,
-    load_runs,
-    read_experiment,
-    write_summary_csv,
-)
+from lrlab.report.records import STATS, SUMMARY_COLUMNS, Stat, aggregate, write_summary_csv
+from lrlab.report.runs import load_runs, read_experiment
 from lrlab.schedules import parse
 from tests.report.conftest import COSINE_SPEC, FAKE, FakeRun, write_comparison
 
@@ -48,7 +42,7 @@ def test_a_record_holds_the_runs_spec_interval_epochs_and_steps(fake_dir: Path) 
     assert (cosine.schedule, cosine.interval, cosine.lr) == (COSINE_SPEC, "step", 0.2)
     assert (cosine.epochs, len(cosine.metrics), cosine.steps_per_epoch) == (3, 2, 10)
     assert cosine.column("val_acc") == [(1, 0.75), (2, 0.8)]
-    assert cosine.summary["stop_reason"].startswith("early-stopped")
+    assert cosine.summary["stop"]["detail"].startswith("early-stopped")
     assert cosine.versions["torch"] == "2.13.0+cpu"
     assert records["multistep", 0].interval == "epoch"
 
@@ -131,6 +125,21 @@ def test_summary_csv_has_one_row_per_variant_and_mean_std_columns(fake_dir: Path
     assert constant["test_loss_mean"] == constant["test_loss_std"] == ""  # not recorded
     assert rows[1]["status"] == "early-stopped ×1, finished ×1"
     assert sorted(p.name for p in fake_dir.iterdir()) == ["experiment.toml", "runs", "summary.csv"]
+
+
+def test_summaries_written_before_the_stop_was_structured_still_report(tmp_path: Path) -> None:
+    legacy = {
+        variant: {seed: dataclasses.replace(run, legacy=True) for seed, run in seeds.items()}
+        for variant, seeds in FAKE.items()
+    }
+    old, new = (aggregate(load_runs(write_comparison(tmp_path / name, runs))) for name, runs in (
+        ("old", legacy), ("new", FAKE)))  # fmt: skip
+    assert "stop" not in load_runs(tmp_path / "old")[0].summary
+    assert [(row.statuses, row.stop_reasons) for row in old] == [
+        (row.statuses, row.stop_reasons) for row in new
+    ]
+    assert old[1].status() == "early-stopped ×1, finished ×1"
+    assert old[1].reasons() == "finished 3 epochs ×1; early-stopped: val_loss did not improve for 1 epoch ×1"
 
 
 # --- curves --------------------------------------------------------------------------------------

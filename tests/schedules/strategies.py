@@ -95,19 +95,30 @@ finite_family = any_family.filter(lambda schedule: schedule.duration is not None
 
 
 @st.composite
-def composed(draw: st.DrawFn) -> s.Schedule:
-    """A family, or a ``>>`` chain, ``scale``, ``floor`` or ``skip`` of families."""
-    kind = draw(st.sampled_from(["family", "join", "scale", "floor", "skip", "take"]))
-    if kind == "join":
-        head = draw(st.lists(finite_family, min_size=1, max_size=3))
-        return s.join(*head, draw(any_family))
-    inner = draw(any_family)
-    if kind == "scale":
-        return s.scale(inner, factor=draw(multipliers), add=draw(fractions))
-    if kind == "floor":
-        return s.floor(inner, value=draw(fractions))
-    if kind == "take":
-        return s.take(inner, steps=draw(durations)) >> draw(any_family)
-    if kind == "skip" and inner.duration is None:
-        return s.skip(inner, steps=draw(durations))
-    return inner
+def _skip(draw: st.DrawFn, inner: st.SearchStrategy[s.Schedule]) -> s.Schedule:
+    schedule = draw(inner.filter(lambda schedule: schedule.duration is None or schedule.duration > 1))
+    length = schedule.duration
+    steps = durations if length is None else st.floats(0.5, min(length, 1e6), exclude_max=True)
+    return s.skip(schedule, steps=draw(steps))
+
+
+def _join(head: list[s.Schedule], last: s.Schedule) -> s.Schedule:
+    return s.join(*head, last)
+
+
+def combinators(inner: st.SearchStrategy[s.Schedule]) -> dict[str, st.SearchStrategy[s.Schedule]]:
+    """One strategy per combinator (``join`` for ``>>``), over schedules drawn from ``inner``."""
+    taken = st.builds(s.take, inner, steps=durations)
+    head = inner.filter(lambda schedule: schedule.duration is not None) | taken
+    return {
+        "scale": st.builds(s.scale, inner, factor=multipliers, add=fractions),
+        "floor": st.builds(s.floor, inner, value=fractions),
+        "skip": _skip(inner),
+        "take": taken,
+        "join": st.builds(_join, st.lists(head, min_size=1, max_size=3), inner),
+    }
+
+
+def composed() -> st.SearchStrategy[s.Schedule]:
+    """A family, or a ``>>`` chain, ``scale``, ``floor``, ``skip`` or ``take`` of families."""
+    return st.one_of(any_family, *combinators(any_family).values())

@@ -1,14 +1,19 @@
-"""Early stopping, plateau cuts and the monitor: exact trigger semantics and state round trips."""
+"""Early stopping, plateau cuts and the monitor: exact trigger semantics and state round trips;
+the loop's calls: an epoch a callback rolls back is seen by no later callback."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import pytest
 import torch
 from torch import nn
 
+from lrlab.data import Data, load_dataset
 from lrlab.errors import LrlabError
 from lrlab.schedules import cosine, parse
-from lrlab.train import EarlyStopping, FitConfig, Monitor, ReduceLROnPlateau, Run
+from lrlab.train import Callback, EarlyStopping, FitConfig, Monitor, ReduceLROnPlateau, Rollback, Run, fit
+from lrlab.train.state import Snapshot
 
 
 def make_run(schedule: str = "constant()", steps_per_epoch: int = 10) -> Run:
@@ -152,3 +157,72 @@ def test_warmup_epochs_of_an_epoch_interval_schedule() -> None:
     run = Run(run.model, run.optimizer, run.schedule, FitConfig(interval="epoch"), [1.0], 10)
     assert run.warmup_epochs() == 4
     assert make_run(str(cosine(steps=5))).warmup_epochs() == 0
+
+
+# --- the loop's calls: order, and an epoch a callback undoes ----------------------------------
+
+
+class Seen(Callback):
+    """Records the epochs whose end it is told of."""
+
+    order = 50
+
+    def __init__(self) -> None:
+        self.epochs: list[int] = []
+
+    def on_epoch_end(self, run: Run, metrics: Mapping[str, float]) -> None:
+        self.epochs.append(int(metrics["epoch"]))
+
+
+class AnswersTrue(Seen):
+    """Runs first and returns something that is not a decision."""
+
+    order = 10
+
+    def on_epoch_end(self, run: Run, metrics: Mapping[str, float]) -> bool:  # type: ignore[override]
+        super().on_epoch_end(run, metrics)
+        return True
+
+
+class UndoSecondEpochOnce(Callback):
+    """Undoes epoch 2 the first time it ends, as the divergence guard would."""
+
+    order = 0
+
+    def __init__(self) -> None:
+        self.start: Snapshot | None = None
+        self.undone = 0
+
+    def on_epoch_start(self, run: Run) -> None:
+        self.start = run.snapshot()
+
+    def on_epoch_end(self, run: Run, metrics: Mapping[str, float]) -> Rollback | None:
+        if metrics["epoch"] == 2 and not self.undone and self.start is not None:
+            self.undone += 1
+            return Rollback(self.start, "undone once")
+        return None
+
+
+def tiny() -> tuple[Data, nn.Module, torch.optim.Optimizer]:
+    data = load_dataset("synthetic-classification(n=200, features=4, classes=2)", val_fraction=0.2)
+    torch.manual_seed(0)
+    model = nn.Linear(4, 2)
+    return data, model, torch.optim.SGD(model.parameters(), lr=0.1)
+
+
+def test_a_rollback_undoes_the_epoch_and_later_callbacks_never_see_it() -> None:
+    data, model, optimizer = tiny()
+    later = Seen()
+    config = FitConfig(epochs=3, batch_size=40, device="cpu", quiet=True)
+    result = fit(model, data, optimizer, config=config, callbacks=[later, UndoSecondEpochOnce()])
+    assert later.epochs == [1, 2, 3]  # the undone epoch 2 reached it once: its retry
+    assert [row["epoch"] for row in result.history] == [1.0, 2.0, 3.0]
+    assert result.steps == 3 * 4  # the undone epoch's 4 updates do not count
+
+
+def test_an_answer_that_is_not_a_rollback_changes_nothing() -> None:
+    data, model, optimizer = tiny()
+    first, second = AnswersTrue(), Seen()
+    config = FitConfig(epochs=2, batch_size=40, device="cpu", quiet=True)
+    fit(model, data, optimizer, config=config, callbacks=[second, first])
+    assert first.epochs == second.epochs == [1, 2]

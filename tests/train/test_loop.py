@@ -19,6 +19,7 @@ from lrlab.data import Data, load_dataset
 from lrlab.errors import LrlabError
 from lrlab.models import build_model
 from lrlab.optim import build_optimizer
+from lrlab.record.files import METRICS_CSV
 from lrlab.schedules import parse
 from lrlab.train import (
     Callback,
@@ -32,7 +33,7 @@ from lrlab.train import (
     Run,
     fit,
 )
-from lrlab.train.logging import METRICS, TensorBoardLogger
+from lrlab.train.logging import TensorBoardLogger
 
 BATCH = 256  # digits: 1,437 training samples → 6 steps per epoch (the last one of 157)
 STEPS_PER_EPOCH = 6
@@ -130,7 +131,7 @@ def without_time(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def csv_rows(directory: Path) -> list[dict[str, str]]:
-    with (directory / METRICS).open(encoding="utf-8") as file:
+    with (directory / METRICS_CSV).open(encoding="utf-8") as file:
         return list(csv.DictReader(file))
 
 

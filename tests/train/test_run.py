@@ -62,7 +62,7 @@ def test_a_run_writes_every_file_of_the_run_directory(tmp_path: Path) -> None:
 
     summary = read_json(folder / "summary.json")
     assert summary == result.summary
-    assert (summary["status"], summary["stop_reason"]) == ("finished", "finished 2 epochs")
+    assert summary["stop"] == {"kind": "finished", "detail": "finished 2 epochs"}
     assert summary["epochs"] == 2 and summary["steps"] == int(rows[-1]["step"])
     assert summary["final"]["val_loss"] == float(rows[-1]["val_loss"])
     assert summary["best"]["val_loss"] == min(float(row["val_loss"]) for row in rows)
@@ -124,7 +124,7 @@ def test_divergence_is_recorded(tmp_path: Path) -> None:
     exp = experiment(optimizer={"lr": 1e6}, divergence={"retries": 1})
     result = train(exp, out=tmp_path, quiet=True)
     assert result.status == "diverged"
-    assert "gave up after 1 retries" in result.summary["stop_reason"]
+    assert "gave up after 1 retries" in result.summary["stop"]["detail"]
 
 
 def test_init_from_and_freeze_keep_frozen_weights_and_train_the_rest(tmp_path: Path) -> None:

@@ -16,8 +16,8 @@ from lrlab.config import Experiment, load_experiment
 from lrlab.errors import LrlabError
 from lrlab.train import FitResult
 from lrlab.train.stop import Stop
-from lrlab.tune import export
-from lrlab.tune.export import (
+from lrlab.tune import final
+from lrlab.tune.final import (
     Candidate,
     collapsed,
     final_candidates,
@@ -94,7 +94,7 @@ def test_a_collapsed_retrain_gives_way_to_the_next_best_and_a_rerun_reuses_both(
         "the next best trial was retrained instead."
     ]
     dropped = json.loads((tmp_path / "final-trial3" / "summary.json").read_text(encoding="utf-8"))
-    assert "test" not in dropped and not (tmp_path / "final-trial3" / "model.pt").exists()
+    assert dropped["test"] == {} and not (tmp_path / "final-trial3" / "model.pt").exists()
     assert (tmp_path / "final-trial5" / "model.pt").is_file()
     kept = json.loads((tmp_path / "final-trial5" / "summary.json").read_text(encoding="utf-8"))
     assert kept == summary
@@ -102,7 +102,7 @@ def test_a_collapsed_retrain_gives_way_to_the_next_best_and_a_rerun_reuses_both(
     def no_training(*args: object, **kwargs: object) -> None:
         raise AssertionError("a rerun trains nothing")
 
-    monkeypatch.setattr(export, "fit_experiment", no_training)
+    monkeypatch.setattr(final, "fit_experiment", no_training)
     assert retrain_first_sound(candidates, data, tmp_path, []) == summary
 
 

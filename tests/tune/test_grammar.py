@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lrlab.cli import main
-from lrlab.config import load_experiment, to_toml, validate
+from lrlab.config import load_experiment, normalize_search, to_toml, validate
+from lrlab.config.distributions import parse_distribution
 from lrlab.errors import LrlabError
-from lrlab.tune.grammar import normalize_search, parse_distribution
 from tests.tune.conftest import tiny_toml
 
 

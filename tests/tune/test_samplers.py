@@ -123,8 +123,8 @@ class Stops:
     def __init__(self) -> None:
         self.reasons: list[str] = []
 
-    def stop(self, reason: str) -> None:
-        self.reasons.append(reason)
+    def stop(self, kind: str, detail: str) -> None:
+        self.reasons.append(f"{kind}: {detail}")
 
 
 @pytest.mark.parametrize(("epoch", "pruned"), [(1, True), (2, True), (3, False)])

@@ -178,6 +178,12 @@ def test_rescaling_touches_every_duration_and_point_in_steps() -> None:
         == "warmup(steps=5, start=0.1) >> multistep(milestones=[50, 100], gamma=0.5)"
     )
     assert rescale_steps(parse("step(every=3)"), 10.0) == "step(every=1)"  # never below one step
+    piecewise = parse("piecewise(points=[[0, 1.0], [100, 0.1]])")
+    assert rescale_steps(piecewise, 2.0) == "piecewise(points=[[0, 1.0], [50, 0.1]])"
+    nested = parse("scale(skip(cosine_restarts(steps=100, cycles=3), steps=10), factor=0.5)")
+    assert (
+        rescale_steps(nested, 2.0) == "scale(skip(cosine_restarts(steps=50, cycles=3), steps=5), factor=0.5)"
+    )
 
 
 def test_a_trial_is_rebuilt_exactly_from_its_parameters() -> None:

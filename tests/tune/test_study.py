@@ -77,7 +77,7 @@ def test_pruned_trials_keep_their_run_directory_and_metrics(tmp_path: Path) -> N
         rows = metrics(run_dir)
         summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
         assert 1 <= len(rows) < 8 and len(rows) == trial.user_attrs["epochs"] == summary["epochs"]
-        assert summary["status"] == "pruned" and summary["stop_reason"].startswith("pruned at epoch")
+        assert summary["stop"]["kind"] == "pruned" and summary["stop"]["detail"].startswith("pruned at epoch")
         assert trial.value == float(rows[-1]["val_acc"])  # the last reported value
         assert sorted(trial.intermediate_values) == list(range(1, len(rows) + 1))
 

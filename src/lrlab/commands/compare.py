@@ -16,7 +16,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from lrlab.commands.train import add_setting_arguments, overrides
+from lrlab.commands.setting_flags import add_setting_flags, add_setting_groups, overrides
+from lrlab.config.flags import COMPARE, RUN
 from lrlab.errors import LrlabError, invalid
 
 if TYPE_CHECKING:
@@ -48,16 +49,13 @@ presets: quickstart, fashion-schedules, cifar-rmsprop, optimizers, warmup-cosine
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``lrlab compare``."""
-    add_setting_arguments(parser)
+    add_setting_groups(parser, COMPARE)
     group = parser.add_argument_group("comparison")
     group.add_argument("--preset", metavar="NAME", help="a built-in comparison (default: quickstart)")
-    group.add_argument(
-        "--seeds", type=int, metavar="N", help="runs per variant (default: the file's, else 1)"
-    )
+    add_setting_flags(group, COMPARE, RUN, help={"name": "comparison name (default: the file's stem)"})
     group.add_argument(
         "--jobs", type=int, default=0, metavar="N", help="worker processes (default: 0, one per CPU)"
     )
-    group.add_argument("--name", metavar="NAME", help="comparison name (default: the file's stem)")
     group.add_argument(
         "--out", default="runs", metavar="DIR", help="parent of the comparison (default: runs)"
     )
@@ -78,7 +76,7 @@ def build_experiment(args: argparse.Namespace) -> Experiment:
     if args.experiment and args.preset:
         raise LrlabError("give an experiment file or --preset NAME, not both.")
     base = load_experiment(args.experiment) if args.experiment else load_preset(args.preset or DEFAULT_PRESET)
-    return apply_overrides(base, seeds=args.seeds, **overrides(args))
+    return apply_overrides(base, **overrides(args, COMPARE))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -200,11 +198,13 @@ class _Progress:
                 self._status.update(f"[{self.count}/{self.total} done] " + " | ".join(running[-3:]))
 
     def finished(self, run: RunReport) -> None:
+        from lrlab.record.summary import recorded_stop
+
         self.count += 1
         final = run.summary.get("final", {})
         metrics = [f"{key} {final[key]:.4f}" for key in ("val_acc", "val_loss") if key in final]
         when = "trained before" if run.skipped else f"{run.seconds:.1f} s"
-        words = " · ".join([*metrics, str(run.summary.get("status", "?")), when])
+        words = " · ".join([*metrics, recorded_stop(run.summary)["kind"], when])
         count = f"{self.count:>{len(str(self.total))}}/{self.total}"
         self._say(f"[{count}] {run.spec.variant} seed{run.spec.index}: {words}")
         self._watched.pop(run.spec.folder, None)
@@ -254,6 +254,10 @@ def _epoch_line(name: str, row: Mapping[str, str], planned: int | None) -> str:
     return " · ".join(parts)
 
 
+# the metric columns of the table, each shown when some variant has it
+_COLUMNS = ("final_val_acc", "best_val_acc", "final_val_loss", "best_val_loss", "test_acc", "test_loss")
+
+
 def _cell(row: VariantRow, name: str, digits: int = 3) -> str:
     stat = row.stats.get(name)
     if stat is None:
@@ -275,18 +279,7 @@ def print_table(result: ComparisonResult) -> None:
     seeds = "/".join(map(str, runs))
     table = Table(title=f"{result.directory.name}: mean ± std over {seeds} seed{'s' * (runs != [1])}")
     monitors = sorted({row.monitor for row in result.rows})
-    names = [
-        name
-        for name in (
-            "final_val_acc",
-            "best_val_acc",
-            "final_val_loss",
-            "best_val_loss",
-            "test_acc",
-            "test_loss",
-        )
-        if any(name in row.stats for row in result.rows)
-    ]
+    names = [name for name in _COLUMNS if any(name in row.stats for row in result.rows)]
     headers = [stat_heading(name, monitors) for name in names]
     for header in ("variant", *headers, stat_heading("best_epoch", monitors), "stop", "s / run"):
         table.add_column(header, justify="left" if header in ("variant", "stop") else "right", no_wrap=True)

@@ -17,7 +17,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lrlab.commands.train import _multipliers
+from lrlab.commands.setting_flags import add_setting_flags, add_setting_groups, overrides, train_words
+from lrlab.config.flags import FIND_LR, RUN
 from lrlab.errors import LrlabError, invalid
 from lrlab.namespaces import FIND_LR_OUT
 
@@ -46,42 +47,17 @@ examples:
   lrlab find-lr --param weight_decay --lr 0.05 --optimizer "sgd(momentum=0.9)"
   torchrun --nproc-per-node 4 -m lrlab find-lr --dataset mnist --model lenet --batch-size 64
 """
-# flags shared with `lrlab train`, as (dest, its flag in lrlab train): repeated in the recommended command
-SHARED = (
-    ("dataset", "--dataset"), ("model", "--model"), ("val_fraction", "--val-fraction"),
-    ("data_dir", "--data-dir"), ("optimizer", "--optimizer"), ("lr_multiplier", "--lr-multiplier"),
-    ("epochs", "--epochs"), ("train_steps", "--steps"), ("batch_size", "--batch-size"), ("seed", "--seed"),
-    ("device", "--device"),
-    ("init_from", "--init-from"), ("freeze", "--freeze"), ("name", "--name"),
-)  # fmt: skip
+# the help of settings that mean something of their own here
+_HELP = {
+    "lr": "the fixed LR of --param weight_decay/momentum",
+    "epochs": "the training the schedule is for",
+    "steps": "the training the schedule is for, in updates",
+}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``lrlab find-lr``."""
-    parser.add_argument("experiment", nargs="?", metavar="EXPERIMENT.toml", help="an experiment file")
-    task = parser.add_argument_group("task (as in lrlab train)")
-    task.add_argument(
-        "--dataset", "--data", metavar="SPEC", help="digits, mnist, idx(…), pkg.module:function"
-    )
-    task.add_argument("--model", metavar="SPEC", help="lenet, cifar-cnn, mlp(…), linear, pkg.module:function")
-    task.add_argument("--val-fraction", type=float, metavar="F", help="share of train held out")
-    task.add_argument("--data-dir", metavar="DIR", help="where downloaded datasets live")
-    task.add_argument(
-        "--optimizer", metavar="SPEC", help='e.g. "sgd(momentum=0.9)", "adamw(weight_decay=0.01)"'
-    )
-    task.add_argument("--lr", type=float, metavar="LR", help="the fixed LR of --param weight_decay/momentum")
-    task.add_argument(
-        "--lr-multiplier", action="append", metavar="PREFIX=X", help="e.g. head=10 (repeatable)"
-    )
-    task.add_argument("--epochs", type=int, metavar="N", help="the training the schedule is for")
-    task.add_argument(
-        "--train-steps", type=int, metavar="N", help="the training the schedule is for, in updates"
-    )
-    task.add_argument("--batch-size", type=int, metavar="N")
-    task.add_argument("--seed", type=int, metavar="N")
-    task.add_argument("--device", metavar="DEV", help="auto (CUDA when present), cpu, cuda, cuda:N")
-    task.add_argument("--init-from", metavar="PATH", help="start from these weights (a .pt state dict)")
-    task.add_argument("--freeze", action="append", metavar="PATTERN", help="freeze parameters (repeatable)")
+    add_setting_groups(parser, FIND_LR, title="task (as in lrlab train)", help=_HELP)
     sweep = parser.add_argument_group("range test")
     sweep.add_argument("--param", choices=("lr", "weight_decay", "momentum"), default="lr")
     sweep.add_argument("--start", type=float, metavar="X", help="first value (default: by optimizer)")
@@ -109,7 +85,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     out = parser.add_argument_group("output")
     out.add_argument("--format", choices=("table", "json"), default="table", help="stdout format")
     out.add_argument("--plot", metavar="FILE", help="also draw the curve to FILE (.png or .svg)")
-    out.add_argument("--name", metavar="NAME", help="experiment name (default: the file's stem)")
+    add_setting_flags(out, FIND_LR, RUN)
     out.add_argument(
         "--out", default=FIND_LR_OUT, metavar="DIR", help=f"parent of range tests (default: {FIND_LR_OUT})"
     )
@@ -120,9 +96,7 @@ def _experiment(args: argparse.Namespace) -> Experiment:
     from lrlab.config import Experiment, apply_overrides, load_experiment
 
     base = load_experiment(args.experiment) if args.experiment else Experiment()
-    shared = {dest: getattr(args, dest) for dest, _ in SHARED if dest not in ("lr_multiplier", "train_steps")}
-    multipliers = _multipliers(args.lr_multiplier)
-    return apply_overrides(base, lr=args.lr, lr_multipliers=multipliers, steps=args.train_steps, **shared)
+    return apply_overrides(base, **overrides(args, FIND_LR))
 
 
 def _check(args: argparse.Namespace) -> None:
@@ -149,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
     Under torchrun every process sweeps its share of each batch; rank 0 alone writes and prints.
     """
     from lrlab import distributed
-    from lrlab.train.loop import resolve_device
+    from lrlab.train.step import resolve_device
 
     _check(args)
     experiment = _experiment(args)
@@ -274,10 +248,7 @@ def _command(args: argparse.Namespace, recommendation: Recommendation, world_siz
     if recommendation.lr is None or args.param != "lr":
         return None
     words = ["lrlab", "train"] + ([args.experiment] if args.experiment else [])
-    for dest, flag in SHARED:
-        value = getattr(args, dest)
-        for item in value if isinstance(value, list) else [] if value is None else [value]:
-            words += [flag, str(item)]
+    words += train_words(args, FIND_LR, skip={"lr"})
     words += ["--lr", f"{recommendation.lr:.3g}", "--schedule", recommendation.schedule or "constant()"]
     words += ["--nproc", str(world_size)] if world_size > 1 else []  # the global batch it was found for
     return shlex.join(words)

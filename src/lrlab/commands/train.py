@@ -11,6 +11,8 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
+from lrlab.commands.setting_flags import add_setting_flags, add_setting_groups, overrides
+from lrlab.config.flags import PARALLEL, RUN, TRAIN
 from lrlab.errors import LrlabError
 from lrlab.namespaces import TRAIN_OUT
 
@@ -42,9 +44,9 @@ examples:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``lrlab train``."""
-    add_setting_arguments(parser)
+    add_setting_groups(parser, TRAIN)
     run = parser.add_argument_group("run")
-    run.add_argument("--name", metavar="NAME", help="experiment name (default: the file's stem)")
+    add_setting_flags(run, TRAIN, RUN)
     run.add_argument(
         "--out", default=TRAIN_OUT, metavar="DIR", help=f"parent of run directories (default: {TRAIN_OUT})"
     )
@@ -54,107 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parallel.add_argument(
         "--nproc", type=int, metavar="N", help="train in N processes on this machine (launches torchrun)"
     )
-    parallel.add_argument(
-        "--lr-scaling",
-        choices=("none", "linear", "sqrt"),
-        help="scale the LR with the global batch (linear for SGD, sqrt for adaptive methods)",
-    )
-    parallel.add_argument(
-        "--reference-batch-size", type=int, metavar="N", help="the batch size the LR was chosen for"
-    )
-    parallel.add_argument(
-        "--scaling-warmup-epochs", type=float, metavar="E", help="warmup when the LR is scaled up (default 5)"
-    )
-    parallel.add_argument("--compile", action="store_true", default=None, help="train through torch.compile")
-
-
-def add_setting_arguments(parser: argparse.ArgumentParser) -> None:
-    """The experiment file and the flags that override its settings (shared with ``compare``)."""
-    parser.add_argument("experiment", nargs="?", metavar="EXPERIMENT.toml", help="an experiment file")
-    task = parser.add_argument_group("task")
-    task.add_argument(
-        "--dataset", "--data", metavar="SPEC", help="digits, mnist, idx(…), pkg.module:function"
-    )
-    task.add_argument("--model", metavar="SPEC", help="lenet, cifar-cnn, mlp(…), linear, pkg.module:function")
-    task.add_argument("--val-fraction", type=float, metavar="F", help="share of train held out")
-    task.add_argument("--data-dir", metavar="DIR", help="where downloaded datasets live")
-    opt = parser.add_argument_group("optimization")
-    opt.add_argument(
-        "--optimizer", metavar="SPEC", help='e.g. "sgd(momentum=0.9)", "adamw(weight_decay=0.01)"'
-    )
-    opt.add_argument("--lr", type=float, metavar="LR", help="base learning rate")
-    opt.add_argument("--schedule", metavar="SPEC", help="LR schedule spec (see lrlab schedule --list)")
-    opt.add_argument(
-        "--lr-multiplier",
-        action="append",
-        metavar="PREFIX=X",
-        help="LR factor for parameters under a name prefix (repeatable), e.g. head=10",
-    )
-    opt.add_argument("--epochs", type=int, metavar="N")
-    opt.add_argument("--steps", type=int, metavar="N", help="a budget in updates instead of epochs")
-    opt.add_argument(
-        "--interval",
-        choices=("step", "epoch"),
-        help="what the schedule's numbers count: updates (default) or epochs",
-    )
-    opt.add_argument("--batch-size", type=int, metavar="N")
-    opt.add_argument("--seed", type=int, metavar="N")
-    opt.add_argument("--device", metavar="DEV", help="auto (CUDA when present), cpu, cuda, cuda:N")
-    opt.add_argument(
-        "--early-stopping",
-        nargs="?",
-        const=True,
-        type=int,
-        metavar="PATIENCE",
-        help="stop after PATIENCE epochs without improvement (default: the file's, else 5)",
-    )
-    opt.add_argument("--monitor", metavar="METRIC", help="val_loss (default), val_acc, val_mse, train_loss")
-    tune = parser.add_argument_group("fine-tuning")
-    tune.add_argument("--init-from", metavar="PATH", help="start from these weights (a .pt state dict)")
-    tune.add_argument(
-        "--freeze", action="append", metavar="PATTERN", help="freeze parameters by name (repeatable)"
-    )
-
-
-def _multipliers(items: list[str] | None) -> dict[str, float] | None:
-    if items is None:
-        return None
-    multipliers: dict[str, float] = {}
-    for item in items:
-        prefix, _, text = item.partition("=")
-        try:
-            factor = float(text)
-        except ValueError:
-            factor = None
-        if factor is None or not prefix.strip():
-            raise LrlabError(f"--lr-multiplier takes PREFIX=FACTOR like head=10, got {item!r}.")
-        multipliers[prefix.strip()] = factor
-    return multipliers
-
-
-def overrides(args: argparse.Namespace) -> dict[str, object]:
-    """The values of the setting flags, by :data:`lrlab.config.OVERRIDES` key (``None``: not given)."""
-    return dict(
-        name=args.name,
-        dataset=args.dataset,
-        model=args.model,
-        val_fraction=args.val_fraction,
-        data_dir=args.data_dir,
-        optimizer=args.optimizer,
-        lr=args.lr,
-        schedule=args.schedule,
-        lr_multipliers=_multipliers(args.lr_multiplier),
-        epochs=args.epochs,
-        steps=args.steps,
-        batch_size=args.batch_size,
-        seed=args.seed,
-        device=args.device,
-        interval=args.interval,
-        early_stopping=args.early_stopping,
-        monitor=args.monitor,
-        init_from=args.init_from,
-        freeze=args.freeze,
-    )
+    add_setting_flags(parallel, TRAIN, PARALLEL)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -170,13 +72,7 @@ def run(args: argparse.Namespace) -> int:
             f"{args.experiment} has {len(base.variant)} [[variant]] tables and lrlab train trains one "
             f"setting; compare them with 'lrlab compare {args.experiment}'."
         )
-    scaling = dict(
-        lr_scaling=args.lr_scaling,
-        reference_batch_size=args.reference_batch_size,
-        scaling_warmup_epochs=args.scaling_warmup_epochs,
-        compile=args.compile,
-    )
-    experiment = apply_overrides(base, **overrides(args), **scaling)
+    experiment = apply_overrides(base, **overrides(args, TRAIN))
     world = distributed.from_env()
     if args.nproc is not None:
         return _launch(args, world, run_directory(experiment, args.out, args.nproc))
@@ -222,6 +118,8 @@ def print_summary(result: RunResult) -> None:
     from rich.table import Table
     from rich.text import Text
 
+    from lrlab.record.summary import recorded_stop
+
     summary = result.summary
     table = Table(show_header=False)
     table.add_column(style="bold")
@@ -240,4 +138,4 @@ def print_summary(result: RunResult) -> None:
     console = Console(file=sys.stdout, highlight=False)
     console.print(table)
     console.print(Text(f"run directory: {result.run_dir}"), soft_wrap=True)
-    console.print(Text(f"stop reason: {summary['stop_reason']}"), soft_wrap=True)
+    console.print(Text(f"stop reason: {recorded_stop(summary)['detail']}"), soft_wrap=True)

@@ -13,7 +13,8 @@ import dataclasses
 import sys
 from typing import TYPE_CHECKING
 
-from lrlab.commands.train import add_setting_arguments, overrides
+from lrlab.commands.setting_flags import add_setting_flags, add_setting_groups, overrides
+from lrlab.config.flags import RUN, TUNE
 from lrlab.errors import LrlabError
 from lrlab.namespaces import TUNE_OUT
 
@@ -51,7 +52,7 @@ examples:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``lrlab tune``."""
-    add_setting_arguments(parser)
+    add_setting_groups(parser, TUNE)
     group = parser.add_argument_group("study")
     group.add_argument("--preset", metavar="NAME", help="a built-in study (default: quickstart)")
     group.add_argument("--trials", type=int, default=30, metavar="N", help="finished trials (default: 30)")
@@ -78,7 +79,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="retrain the best on train + validation (the next best if it collapses), test once",
     )
-    group.add_argument("--name", metavar="NAME", help="experiment name (default: the file's stem)")
+    add_setting_flags(group, TUNE, RUN)
     group.add_argument(
         "--out", default=TUNE_OUT, metavar="DIR", help=f"parent of the study (default: {TUNE_OUT})"
     )
@@ -106,7 +107,7 @@ def build_experiment(args: argparse.Namespace) -> Experiment:
         searched = variants_as_search(base)  # a comparison of schedules: tune chooses among them
     except LrlabError as error:
         raise LrlabError(f"{args.experiment}: {error}") from None
-    return apply_overrides(searched, **overrides(args))
+    return apply_overrides(searched, **overrides(args, TUNE))
 
 
 def build_config(args: argparse.Namespace) -> TuneConfig:

@@ -39,7 +39,13 @@ def mix_seed(*words: int) -> int:
 
 
 def batch_count(samples: int, batch_size: int, world_size: int = 1, *, drop_last: bool = False) -> int:
-    """Batches per epoch of ``samples`` in batches of ``batch_size`` per process (see the module docs)."""
+    """Batches per epoch of ``samples`` in batches of ``batch_size`` per process of ``world_size``:
+    a last batch with fewer samples than processes is left out (see the module docs). The one
+    formula behind :class:`Batches`' length and :func:`lrlab.train.feed.steps_per_epoch`.
+
+    >>> batch_count(10, 4, 3), batch_count(13, 4, 3), batch_count(10, 4)
+    (1, 1, 3)
+    """
     full, rest = divmod(samples, batch_size * world_size)
     return full + (1 if rest >= world_size and not drop_last else 0)
 

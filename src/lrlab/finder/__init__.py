@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from lrlab.finder.curve import Curve, ema, trend
+from lrlab.finder.curve import Curve, trend
 from lrlab.finder.recommend import Confirmation, Recommendation, Trial, confirm, recommend
 from lrlab.finder.result import RangeTestResult, find_lr, range_test, write_range_test
 from lrlab.finder.suggest import METHODS, Suggestion, combine, register, suggest_all
 from lrlab.finder.sweep import Sweep, SweepConfig, Trace, default_sweep, run_sweep
+from lrlab.smoothing import ema
 
 if TYPE_CHECKING:
     from lrlab.finder.plot import plot_range_test

@@ -1,6 +1,7 @@
 """The loss curve of a range test and the two smoothings its readers use.
 
-* :func:`ema` is the debiased exponential moving average of fastai and Lightning. It is causal,
+* :func:`~lrlab.smoothing.ema` is the debiased exponential moving average of fastai and Lightning
+  (the one :mod:`lrlab.smoothing` shares with the sweep's stop and the training guard). It is causal,
   so the sweep can stop on it, but it lags: with ``beta=0.98`` a value is on average 49 steps old,
   which on a 100-step ladder over six decades is three decades of LR. Reading suggestions off it
   moves them to larger LRs.
@@ -20,19 +21,6 @@ import numpy as np
 from numpy.typing import NDArray
 
 Array = NDArray[np.float64]
-
-
-def ema(losses: Sequence[float], beta: float = 0.98) -> list[float]:
-    """Debiased exponential moving average: ``avg_n / (1 - beta ** n)``.
-
-    >>> [round(v, 3) for v in ema([1.0, 2.0, 3.0], beta=0.5)]
-    [1.0, 1.667, 2.429]
-    """
-    average, out = 0.0, []
-    for count, loss in enumerate(losses, 1):
-        average = beta * average + (1 - beta) * loss
-        out.append(average / (1 - beta**count))
-    return out
 
 
 def default_width(points: int) -> float:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
-import json
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -32,20 +31,34 @@ from lrlab.data import Data
 from lrlab.errors import invalid
 from lrlab.finder.curve import Curve
 from lrlab.finder.suggest import METHODS, Suggestion, combine, edge, suggest_all
-from lrlab.finder.sweep import Param, Sweep, SweepConfig, Trace, check_param, default_sweep, run_sweep
+from lrlab.finder.sweep import (
+    BURN_IN,
+    Param,
+    Sweep,
+    SweepConfig,
+    Trace,
+    check_param,
+    default_sweep,
+    run_sweep,
+)
+from lrlab.record import write_json, write_text
+from lrlab.record.files import SUMMARY_JSON
+from lrlab.record.summary import SummaryCore
+from lrlab.smoothing import Divergence
 from lrlab.task import LossFn, Task, as_task
+from lrlab.train.stop import Stop
 
 STEPS_CSV = "steps.csv"
-SUMMARY_JSON = "summary.json"
 
 
 @dataclass(frozen=True)
 class RangeTestResult:
-    """A range test: the values tried, the raw and smoothed losses, the suggestions, and why
-    it stopped. ``values`` are LRs for an LR test (also as :attr:`lrs`). ``smoothed`` is the
-    debiased EMA the divergence stop used; ``trend`` the centred smoothing the suggestions read
-    (both ``nan`` after a non-finite loss). ``suggestion`` is the default; ``suggestions`` every
-    single method's answer. ``repeats`` counts the sweeps behind the default's confidence.
+    """A range test: the values tried, the raw and smoothed losses, the suggestions, and how it
+    stopped (``stop``: ``finished`` or ``diverged``, and why). ``values`` are LRs for an LR test
+    (also as :attr:`lrs`). ``smoothed`` is the debiased EMA the divergence stop used; ``trend``
+    the centred smoothing the suggestions read (both ``nan`` after a non-finite loss).
+    ``suggestion`` is the default; ``suggestions`` every single method's answer. ``repeats``
+    counts the sweeps behind the default's confidence.
     """
 
     param: Param
@@ -53,7 +66,7 @@ class RangeTestResult:
     losses: tuple[float, ...]
     smoothed: tuple[float, ...]
     trend: tuple[float, ...]
-    stop_reason: str
+    stop: Stop
     suggestion: Suggestion
     suggestions: tuple[Suggestion, ...]
     momentum: float
@@ -64,6 +77,11 @@ class RangeTestResult:
     def lrs(self) -> tuple[float, ...]:
         """The LRs tried (for an LR test)."""
         return self.values
+
+    @property
+    def stop_reason(self) -> str:
+        """Why the sweep stopped, in words."""
+        return self.stop.detail
 
     @property
     def suggested_lr(self) -> float | None:
@@ -94,17 +112,31 @@ class RangeTestResult:
         ]
 
     def summary(self) -> dict[str, Any]:
-        """The result without the per-step arrays, as JSON-ready data."""
-        return {
+        """The result without the per-step arrays, as JSON-ready data: ``summary.json``'s core
+        (:mod:`lrlab.record.summary`: ``best`` the step where the trend is lowest, ``final`` the
+        last one, their non-finite values left out; no epochs, no test), then the suggestions."""
+        rows = [{key: v for key, v in row.items() if math.isfinite(v)} for row in self.rows()]
+        lowest = min(
+            (i for i, t in enumerate(self.trend) if math.isfinite(t)),
+            key=self.trend.__getitem__,
+            default=None,
+        )
+        core = SummaryCore(
+            stop=self.stop,
+            epochs=None,
+            steps=len(self.values),
+            best={} if lowest is None else rows[lowest],
+            final=rows[-1] if rows else {},
+            wall_time_s=self.seconds,
+            train_time_s=self.seconds,
+        )
+        return core.to_dict() | {
             "param": self.param,
             "suggested": _suggestion_data(self.suggestion),
             "methods": {a.method: _suggestion_data(a) for a in self.suggestions},
-            "stop_reason": self.stop_reason,
-            "steps": len(self.values),
             "range": [self.values[0], self.values[-1]] if self.values else [],
             "momentum": self.momentum,
             "repeats": self.repeats,
-            "seconds": self.seconds,
         }
 
 
@@ -207,13 +239,22 @@ def range_test(
         losses=first.losses,
         smoothed=first.smoothed,
         trend=tuple(trend),
-        stop_reason=first.stop_reason,
+        stop=_stop(first, config),
         suggestion=default,
         suggestions=answers,
         momentum=momentum,
         repeats=repeats,
         seconds=sum(t.seconds for t in traces),
     )
+
+
+def _stop(trace: Trace, config: SweepConfig) -> Stop:
+    """How a sweep ended: ``diverged`` when the divergence rule stopped it, else ``finished``.
+    The rule is replayed on the sweep's losses (it is a function of them alone), as the trace
+    keeps only the reason's words."""
+    rule = Divergence(beta=config.beta, threshold=config.divergence, burn_in=BURN_IN)
+    diverged = any(rule(loss)[1] is not None for loss in trace.losses)
+    return Stop("diverged" if diverged else "finished", trace.stop_reason)
 
 
 def _offset(progress: Callable[[int, int], None], before: int, total: int) -> Callable[[int, int], None]:
@@ -229,9 +270,7 @@ def write_range_test(
     result: RangeTestResult, folder: str | Path, extra: Mapping[str, Any] | None = None
 ) -> Path:
     """Write ``steps.csv`` (one row per step) and ``summary.json`` (``result.summary()`` plus
-    ``extra``) into ``folder``, each atomically; return the folder."""
-    from lrlab.train.logging import write_text_atomic
-
+    ``extra``, strict JSON) into ``folder``, each atomically; return the folder."""
     target = Path(folder)
     buffer = io.StringIO()
     columns = ["step", result.param, "loss", "smoothed", "trend"]
@@ -239,7 +278,6 @@ def write_range_test(
     writer.writeheader()
     for row in result.rows():
         writer.writerow({key: int(v) if key == "step" else repr(v) for key, v in row.items()})
-    write_text_atomic(target / STEPS_CSV, buffer.getvalue())
-    summary = result.summary() | dict(extra or {})
-    write_text_atomic(target / SUMMARY_JSON, json.dumps(summary, indent=2, allow_nan=False) + "\n")
+    write_text(target / STEPS_CSV, buffer.getvalue())
+    write_json(target / SUMMARY_JSON, result.summary() | dict(extra or {}), allow_nan=False)
     return target

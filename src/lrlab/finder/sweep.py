@@ -2,15 +2,16 @@
 stop on divergence, and always put everything back.
 
 The run uses ``fit``'s pieces: the same workload (:mod:`lrlab.train.feed`: a ``Data`` record's
-in-memory batches seeded the same way, augmentation off unless asked, or a user ``Task``'s own
-batches and loss), the same bf16 autocast on CUDA. It writes the
-ladder's value into every param group before each update (for the LR, each group keeps its ratio
-to the optimizer's base LR), so param groups with LR multipliers sweep together.
+in-memory batches seeded the same way, augmentation off unless asked, or a user ``Task``'s own),
+the same step (:mod:`lrlab.train.step`) and LR writer (:func:`lrlab.torch_bridge.write_lrs`), and
+the divergence rule of :mod:`lrlab.smoothing`. It writes the ladder's value into every param group
+before each update (for the LR, each group keeps its ratio to the optimizer's base LR), so param
+groups with LR multipliers sweep together.
 
 Whatever happens (a finished ladder, a divergence, an exception, Ctrl-C), the model's weights and
 buffers, the optimizer's state and param groups, the model's train/eval mode and the Python,
 NumPy and torch random generators and the parameters' gradients are restored bit for bit in a
-``try/finally``.
+``try/finally`` (:mod:`lrlab.finder.restore`).
 
 Under ``torchrun`` the sweep is data-parallel as ``fit`` is: each process takes its share of
 every batch (``batch_size`` per process), gradients are averaged by ``DistributedDataParallel``,
@@ -35,20 +36,23 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import torch
-from torch import Tensor, nn
+from torch import nn
 
 from lrlab.data import Data
 from lrlab.distributed import World, current, device_for
 from lrlab.errors import LrlabError, invalid
+from lrlab.finder.restore import restore, save
+from lrlab.smoothing import Divergence
 from lrlab.task import Task
+from lrlab.torch_bridge import write_lrs
 from lrlab.train.averaged import check_lr_sweep, sweep_mode
-from lrlab.train.checkpoint import rng_state, set_rng_state
 from lrlab.train.feed import Scores, Workload, bind
-from lrlab.train.loop import loss_function, resolve_device, training_module
-from lrlab.train.state import detached_copy
+from lrlab.train.step import loss_function, resolve_device, training_module, update
 
-Param = Literal["lr", "weight_decay", "momentum"]
-PARAMS: tuple[Param, ...] = ("lr", "weight_decay", "momentum")
+Hyperparameter = Literal["lr", "weight_decay", "momentum"]  # what a range test sweeps
+HYPERPARAMETERS: tuple[Hyperparameter, ...] = ("lr", "weight_decay", "momentum")
+Param = Hyperparameter  # the former name, still read by lrlab.finder.result
+BURN_IN = 4  # steps of a sweep before a spike of the smoothed loss counts
 ADAPTIVE = (torch.optim.Adam, torch.optim.AdamW, torch.optim.RMSprop, torch.optim.Adagrad)
 
 
@@ -96,7 +100,7 @@ def is_adaptive(optimizer: torch.optim.Optimizer) -> bool:
     return isinstance(optimizer, ADAPTIVE) or "betas" in optimizer.defaults
 
 
-def default_sweep(optimizer: torch.optim.Optimizer, param: Param = "lr", steps: int = 100) -> Sweep:
+def default_sweep(optimizer: torch.optim.Optimizer, param: Hyperparameter = "lr", steps: int = 100) -> Sweep:
     """The ladder used when none is given, by optimizer family and hyperparameter.
 
     LR: ``1e-6 → 1`` for adaptive optimizers (Adam's good LRs sit near 1e-3 and it blows up
@@ -115,7 +119,8 @@ class SweepConfig:
     """Settings of one range-test run.
 
     ``divergence``: stop when the smoothed loss exceeds this multiple of the best smoothed loss
-    (or a loss is not finite). ``beta``: the EMA factor of the smoothing (debiased).
+    from the fifth step on (or a loss is not finite): the rule of :mod:`lrlab.smoothing`.
+    ``beta``: the EMA factor of the smoothing (debiased).
     ``accumulation``: micro-batches per update (gradients averaged). ``validation``: record the
     loss on the validation split after every update (Smith's original test; slow) instead of the
     training batch's loss. ``augment``: an augmentation spec (off by default: the test measures
@@ -153,7 +158,7 @@ class SweepConfig:
 class Trace:
     """What one run recorded: the values tried, raw and smoothed losses, and why it stopped."""
 
-    param: Param
+    param: Hyperparameter
     values: tuple[float, ...]
     losses: tuple[float, ...]
     smoothed: tuple[float, ...]
@@ -161,35 +166,16 @@ class Trace:
     seconds: float
 
 
-class Watch:
-    """The divergence rule: a loss that is not finite, or a smoothed loss (debiased EMA,
-    ``avg / (1 - beta ** n)``) above ``divergence`` × the best smoothed loss so far, from the
-    fifth step on (``best + (k - 1) |best|``, so a negative loss cannot fool it)."""
-
-    def __init__(self, beta: float, divergence: float) -> None:
-        self.beta, self.divergence = beta, divergence
-        self.average, self.count, self.best = 0.0, 0, math.inf
-
-    def __call__(self, loss: float) -> tuple[float, str | None]:
-        """The smoothed loss (``nan`` for a non-finite loss) and why to stop, or ``None``."""
-        if not math.isfinite(loss):
-            return math.nan, f"loss {loss}"
-        self.count += 1
-        self.average = self.beta * self.average + (1 - self.beta) * loss
-        smoothed = self.average / (1 - self.beta**self.count)
-        self.best = min(self.best, smoothed)
-        if self.count > 4 and smoothed - self.best > (self.divergence - 1) * abs(self.best):
-            return smoothed, f"smoothed loss {smoothed:.4g} > {self.divergence:g} × best {self.best:.4g}"
-        return smoothed, None
-
-
-def set_param(optimizer: torch.optim.Optimizer, param: Param, value: float, ratios: list[float]) -> None:
+def set_param(
+    optimizer: torch.optim.Optimizer, param: Hyperparameter, value: float, ratios: list[float]
+) -> None:
     """Write ``value`` into every group: the LR times the group's ratio to the base LR, the
     momentum (Adam's first beta) as is, the weight decay into groups that are not exempt."""
-    for group, ratio in zip(optimizer.param_groups, ratios, strict=True):
-        if param == "lr":
-            group["lr"] = value * ratio
-        elif param == "momentum" and "betas" in group:
+    if param == "lr":
+        write_lrs(optimizer, ratios, value)
+        return
+    for group in optimizer.param_groups:
+        if param == "momentum" and "betas" in group:
             group["betas"] = (value, group["betas"][1])
         elif param == "momentum":
             group["momentum"] = value
@@ -202,9 +188,9 @@ def _decay_exempt(group: dict[str, object]) -> bool:
     return isinstance(params, list) and all(p.ndim <= 1 for p in params)
 
 
-def check_param(optimizer: torch.optim.Optimizer, param: str) -> Param:
+def check_param(optimizer: torch.optim.Optimizer, param: str) -> Hyperparameter:
     """``param`` as a sweepable hyperparameter of ``optimizer``, or an error naming the fix."""
-    if param not in PARAMS:
+    if param not in HYPERPARAMETERS:
         raise invalid("param", "'lr', 'weight_decay' or 'momentum'", param)
     if param == "lr":
         check_lr_sweep(optimizer)  # Prodigy: nothing to find
@@ -223,7 +209,7 @@ def run_sweep(
     optimizer: torch.optim.Optimizer,
     sweep: Sweep,
     *,
-    param: Param = "lr",
+    param: Hyperparameter = "lr",
     config: SweepConfig | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> Trace:
@@ -241,7 +227,7 @@ def run_sweep(
     world = current()
     device = device_for(world, resolve_device(config.device))
     model.to(device)
-    saved = _save(model, optimizer)
+    saved = save(model, optimizer)
     try:
         workload = bind(data, config, device, world)
         return _sweep(
@@ -249,36 +235,7 @@ def run_sweep(
             progress=progress,
         )  # fmt: skip
     finally:
-        _restore(model, optimizer, saved)
-
-
-@dataclass(frozen=True)
-class _Saved:
-    model: dict[str, Any]
-    optimizer: dict[str, Any]
-    training: list[bool]
-    rng: dict[str, Any]
-    grads: list[Tensor | None]
-
-
-def _save(model: nn.Module, optimizer: torch.optim.Optimizer) -> _Saved:
-    return _Saved(
-        detached_copy(model.state_dict()),
-        detached_copy(optimizer.state_dict()),
-        [module.training for module in model.modules()],
-        rng_state(),
-        [None if p.grad is None else p.grad.detach().clone() for p in model.parameters()],
-    )
-
-
-def _restore(model: nn.Module, optimizer: torch.optim.Optimizer, saved: _Saved) -> None:
-    model.load_state_dict(saved.model)
-    optimizer.load_state_dict(detached_copy(saved.optimizer))
-    for module, training in zip(model.modules(), saved.training, strict=True):
-        module.training = training
-    for param, grad in zip(model.parameters(), saved.grads, strict=True):
-        param.grad = grad  # a caller that accumulates gradients finds its own, not the sweep's
-    set_rng_state(saved.rng)
+        restore(model, optimizer, saved)
 
 
 def _batches(workload: Workload) -> Iterator[tuple[Any, float]]:
@@ -294,7 +251,7 @@ def _sweep(
     optimizer: torch.optim.Optimizer,
     sweep: Sweep,
     *,
-    param: Param,
+    param: Hyperparameter,
     config: SweepConfig,
     device: torch.device,
     world: World,
@@ -308,14 +265,16 @@ def _sweep(
     network = training_module(model, device, world, compile=False)
     loss_of = loss_function(workload.loss, network, device, config.amp)
     held_out = _held_out(workload) if config.validation else None
-    batches, watch = _batches(workload), Watch(config.beta, config.divergence)
+    batches, micro, clip = _batches(workload), config.accumulation, config.grad_clip
+    watch = Divergence(beta=config.beta, threshold=config.divergence, burn_in=BURN_IN)
     values, losses, smoothed = [], [], []
     reason = f"finished {sweep.steps} steps"
     model.train()
     sweep_mode(optimizer)  # schedule-free: train mode, its own warmup off (restored afterwards)
     for step, value in enumerate(sweep.values()):
         set_param(optimizer, param, value, ratios)
-        loss = world.mean(_update(model, optimizer, batches, loss_of=loss_of, config=config))
+        parts = update(model, optimizer, batches, loss_of=loss_of, grad_clip=clip, accumulation=micro)
+        loss = world.mean(sum(float(part) for part in parts) / micro)  # the mean over micro-batches
         if held_out is not None:
             loss = held_out(model)["loss"]
         average, problem = watch(loss)
@@ -338,25 +297,3 @@ def _held_out(workload: Workload) -> Scores:
             "val batches (or an evaluate that returns 'loss'), or leave validation off."
         )
     return scores
-
-
-def _update(
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    batches: Iterator[tuple[Any, float]],
-    *,
-    loss_of: Callable[[Any], Tensor],
-    config: SweepConfig,
-) -> float:
-    """One optimizer update over ``accumulation`` micro-batches; this process's mean training loss."""
-    optimizer.zero_grad(set_to_none=True)
-    total = 0.0
-    for _ in range(config.accumulation):
-        batch, weight = next(batches)
-        loss = loss_of(batch)
-        torch.autograd.backward(loss * (weight / config.accumulation))
-        total += float(loss.detach())
-    if config.grad_clip is not None:
-        nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-    optimizer.step()
-    return total / config.accumulation

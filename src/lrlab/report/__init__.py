@@ -9,16 +9,11 @@ is drawn.
 
 from __future__ import annotations
 
+from lrlab.report.comparison import plot_lr, plot_metric
 from lrlab.report.html import build_report
-from lrlab.report.plots import (
-    check_figure_path,
-    plot_lr,
-    plot_metric,
-    plot_schedule,
-    save_figure,
-    variant_colors,
-)
-from lrlab.report.records import RunRecord, Stat, VariantRow, aggregate, load_runs, write_summary_csv
+from lrlab.report.plots import check_figure_path, plot_schedule, save_figure, variant_colors
+from lrlab.report.records import Stat, VariantRow, aggregate, write_summary_csv
+from lrlab.report.runs import RunRecord, load_runs
 
 __all__ = [
     "RunRecord",

@@ -8,7 +8,8 @@ from collections.abc import Iterable
 from typing import Literal, NamedTuple
 
 from lrlab.errors import LrlabError
-from lrlab.report.records import RunRecord, Stat, group_by_variant
+from lrlab.report.records import Stat
+from lrlab.report.runs import RunRecord, group_by_variant
 
 MAX_POINTS = 100_000  # steps of an LR preview evaluated one by one; more are sampled
 

@@ -21,13 +21,12 @@ A spec is one call or several joined by ``>>`` (each part runs for its ``steps``
 sees time from its own start). Arguments are keywords; values are numbers, ``true``/``false``,
 ``none``, quoted strings, lists, or (for ``scale``/``floor``) a schedule given first. The
 families, their formulas and the presets that mirror torch, Hugging Face, Keras and timm are in
-docs/schedules.md.
+docs/schedules.md. ``rescale(schedule, factor)`` stretches a schedule in time.
 """
 
-from lrlab.schedules.base import FAMILIES, Schedule
+from lrlab.schedules.base import FAMILIES, Join, Schedule
 from lrlab.schedules.compose import (
     Floor,
-    Join,
     Scale,
     Skip,
     Take,
@@ -70,6 +69,7 @@ from lrlab.schedules.families import (
     wsd,
 )
 from lrlab.schedules.spec import parse, signature
+from lrlab.schedules.timing import map_steps, rescale
 
 __all__ = [
     "FAMILIES",
@@ -104,11 +104,13 @@ __all__ = [
     "inverse_time",
     "join",
     "linear",
+    "map_steps",
     "multistep",
     "one_cycle",
     "parse",
     "piecewise",
     "polynomial",
+    "rescale",
     "scale",
     "signature",
     "skip",

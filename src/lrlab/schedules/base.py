@@ -1,23 +1,23 @@
 """The :class:`Schedule` base class: a pure, picklable function ``step -> multiplier``.
 
 Subclasses are frozen, keyword-only dataclasses. Their fields are checked and normalized once,
-at construction, from the field's declared type (``float``, ``Steps``, ``bool`` …), so that
-equal schedules compare equal and print the same canonical spec.
+at construction, by their kind (:func:`field_kinds`, read from the type hints: ``float``,
+``Steps``, ``bool`` …), so that equal schedules compare equal and print the same canonical spec.
+:class:`Join` (``a >> b``) lives here too, so that ``>>`` needs no other module.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from dataclasses import MISSING, dataclass, fields
-from typing import Any, ClassVar
+from bisect import bisect_right
+from collections.abc import Iterator, Mapping
+from dataclasses import MISSING, dataclass, field, fields
+from typing import Any, ClassVar, get_type_hints
 
 from lrlab.errors import LrlabError, invalid
+from lrlab.schedules.kinds import MAX_VALUE, SINGLE_CHECKS, Count, FieldError, Kind, Steps, walk
 from lrlab.spec import format_value
 
-Steps = float  # a duration or point in time, in steps; stored as int when integral
-MIN_STEPS = 1e-6  # a positive duration below this divides steps into inf or nan
-MAX_VALUE = 1e12  # any number of a schedule; base LR x multiplier then fits float32 (3.4e38)
 PROBE_STEPS = (0, 1, 10, 1e3, 1e6, 1e9, 1e12)  # where a new schedule must give finite values
 
 FAMILIES: dict[str, type[Schedule]] = {}
@@ -53,13 +53,17 @@ class Schedule:
             FAMILIES[cls.name] = cls
 
     def __post_init__(self) -> None:
-        for f in fields(self):
-            if not f.init:
-                continue
-            normalize = _NORMALIZERS[str(f.type)]
-            object.__setattr__(self, f.name, normalize(self, f.name, getattr(self, f.name)))
+        for name, kind in field_kinds(type(self)).items():
+            object.__setattr__(self, name, self._normalized(name, kind, getattr(self, name)))
         self.check()
         self._probe()
+
+    def _normalized(self, param: str, kind: Kind, value: object) -> object:
+        try:
+            return walk(kind, value, _check_single)
+        except FieldError as error:
+            problem = invalid(param, error.constraint, error.value)
+            raise LrlabError(f"{self.name or type(self).__name__}(): {problem}") from None
 
     def _probe(self) -> None:
         """Fail now, not at step time, when fields that are each in range still overflow together
@@ -100,9 +104,7 @@ class Schedule:
         return [self.at(step) for step in range(start, start + count)]
 
     def __rshift__(self, other: Schedule) -> Schedule:
-        from lrlab.schedules.compose import join
-
-        return join(self, other)
+        return Join((self, other))
 
     def arguments(self) -> Iterator[tuple[str, object]]:
         """The fields the spec shows: the required ones and those not at their default."""
@@ -132,87 +134,93 @@ class Schedule:
             raise self.fail(param, constraint, fix)
 
 
-def _type_error(owner: Schedule, param: str, kind: str, value: object) -> LrlabError:
-    return LrlabError(f"{owner.name or type(owner).__name__}(): {invalid(param, kind, value)}")
+@dataclass(frozen=True, repr=False)
+class Join(Schedule):
+    """``a >> b >> …``: each part runs for its ``duration``, the next sees time from its start.
+
+    >>> (constant(value=0.5, steps=2) >> linear(steps=2)).values(5)
+    [0.5, 0.5, 1.0, 0.5, 0.0]
+    """
+
+    parts: tuple[Schedule, ...]
+    starts: tuple[float, ...] = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        flat: list[Schedule] = []
+        for part in self.parts:
+            flat.extend(part.parts if isinstance(part, Join) else [part])
+        object.__setattr__(self, "parts", tuple(flat))
+        super().__post_init__()
+
+    def check(self) -> None:
+        if len(self.parts) < 2:
+            raise LrlabError(f"'>>' needs two schedules or more, got {len(self.parts)}.")
+        starts = [0.0]
+        for part in self.parts[:-1]:
+            if part.duration is None:
+                raise LrlabError(
+                    f"{part} runs forever, so nothing can follow it with '>>'; "
+                    "give it a length (e.g. steps=…) or put it last."
+                )
+            starts.append(starts[-1] + part.duration)
+        object.__setattr__(self, "starts", tuple(starts))
+
+    def at(self, step: float) -> float:
+        index = bisect_right(self.starts, step) - 1
+        return self.parts[index].at(step - self.starts[index])
+
+    @property
+    def duration(self) -> float | None:
+        last = self.parts[-1].duration
+        return None if last is None else self.starts[-1] + last
+
+    def __str__(self) -> str:
+        return " >> ".join(str(part) for part in self.parts)
+
+    __repr__ = __str__
 
 
-def _real(owner: Schedule, param: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise _type_error(owner, param, "a number", value)
-    try:
-        number = float(value)
-    except OverflowError:  # an int beyond the float range
-        number = math.inf
-    if not math.isfinite(number):
-        raise _type_error(owner, param, "a finite number", value)
-    if abs(number) > MAX_VALUE:
-        raise _type_error(owner, param, "a finite number of at most 1e12 in size", value)
-    return number
-
-
-def _steps(owner: Schedule, param: str, value: object) -> float:
-    number = _real(owner, param, value)
-    if number < 0:
-        raise _type_error(owner, param, "a number of steps >= 0", value)
-    if 0 < number < MIN_STEPS:
-        raise _type_error(owner, param, "0 or a number of steps >= 1e-6", value)
-    return int(number) if number.is_integer() and number < 2**53 else number
-
-
-def _optional_steps(owner: Schedule, param: str, value: object) -> float | None:
-    return None if value is None else _steps(owner, param, value)
-
-
-def _bool(owner: Schedule, param: str, value: object) -> bool:
-    if not isinstance(value, bool):
-        raise _type_error(owner, param, "true or false", value)
-    return value
-
-
-def _text(owner: Schedule, param: str, value: object) -> str:
-    if not isinstance(value, str):
-        raise _type_error(owner, param, "a quoted string", value)
-    return value
-
-
-def _sequence(owner: Schedule, param: str, value: object) -> tuple[object, ...]:
-    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
-        raise _type_error(owner, param, "a list like [10, 20]", value)
-    return tuple(value)
-
-
-def _steps_tuple(owner: Schedule, param: str, value: object) -> tuple[float, ...]:
-    return tuple(_steps(owner, param, item) for item in _sequence(owner, param, value))
-
-
-def _points(owner: Schedule, param: str, value: object) -> tuple[tuple[float, float], ...]:
-    points = []
-    for item in _sequence(owner, param, value):
-        pair = _sequence(owner, param, item)
-        if len(pair) != 2:
-            raise _type_error(owner, param, "a list of [step, multiplier] pairs", value)
-        points.append((_steps(owner, param, pair[0]), _real(owner, param, pair[1])))
-    return tuple(points)
-
-
-def _schedule(owner: Schedule, param: str, value: object) -> Schedule:
-    if not isinstance(value, Schedule):
-        raise _type_error(owner, param, "a schedule like cosine(steps=10)", value)
-    return value
-
-
-def _schedules(owner: Schedule, param: str, value: object) -> tuple[Schedule, ...]:
-    return tuple(_schedule(owner, param, item) for item in _sequence(owner, param, value))
-
-
-_NORMALIZERS = {
-    "float": _real,
-    "Steps": _steps,
-    "Steps | None": _optional_steps,
-    "bool": _bool,
-    "str": _text,
-    "tuple[Steps, ...]": _steps_tuple,
-    "tuple[tuple[Steps, float], ...]": _points,
-    "Schedule": _schedule,
-    "tuple[Schedule, ...]": _schedules,
+_HINT_KINDS: dict[object, Kind] = {
+    Steps: Kind.STEPS,
+    Count: Kind.COUNT,
+    float: Kind.FLOAT,
+    bool: Kind.BOOL,
+    str: Kind.TEXT,
+    Schedule: Kind.SCHEDULE,
+    Steps | None: Kind.OPTIONAL_STEPS,
+    Count | None: Kind.OPTIONAL_COUNT,
+    tuple[Steps, ...]: Kind.STEPS_LIST,
+    tuple[tuple[Steps, float], ...]: Kind.POINTS,
+    tuple[Schedule, ...]: Kind.SCHEDULES,
 }
+
+
+_FIELD_KINDS: dict[type[Schedule], Mapping[str, Kind]] = {}
+
+
+def field_kinds(family: type[Schedule]) -> Mapping[str, Kind]:
+    """The kind of each field of ``family`` that its constructor takes, from its type hints.
+
+    The one place that says what a field holds: checks, normalization and :func:`rescale` all
+    read it. A hint without a kind is a ``TypeError`` at the family's first construction.
+    """
+    if family not in _FIELD_KINDS:
+        hints = get_type_hints(family, include_extras=True)
+        params = [f.name for f in fields(family) if f.init]
+        _FIELD_KINDS[family] = {name: _kind(family, name, hints[name]) for name in params}
+    return _FIELD_KINDS[family]
+
+
+def _kind(family: type[Schedule], name: str, hint: object) -> Kind:
+    if hint not in _HINT_KINDS:
+        known = ", ".join(sorted(map(str, _HINT_KINDS)))
+        raise TypeError(f"{family.__name__}.{name}: no field kind for {hint}; known: {known}")
+    return _HINT_KINDS[hint]
+
+
+def _check_single(kind: Kind, value: object) -> object:
+    if kind is not Kind.SCHEDULE:
+        return SINGLE_CHECKS[kind](value)
+    if not isinstance(value, Schedule):
+        raise FieldError("a schedule like cosine(steps=10)", value)
+    return value

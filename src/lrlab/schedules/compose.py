@@ -1,13 +1,12 @@
-"""Combinators: warmup, ``>>`` (join), scale and floor. They work with every family."""
+"""Combinators: warmup, ``>>`` (join), scale, floor, skip and take. They work with every family."""
 
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
-from dataclasses import KW_ONLY, dataclass, field
+from dataclasses import KW_ONLY, dataclass
 
-from lrlab.errors import LrlabError
-from lrlab.schedules.base import Schedule, Steps, lerp
+from lrlab.schedules.base import Join, Schedule, lerp
+from lrlab.schedules.kinds import Steps
 
 _WARMUP_SHAPES = ("linear", "exp", "cosine", "1-sqrt")
 
@@ -55,52 +54,6 @@ class Warmup(Schedule):
     @property
     def duration(self) -> float | None:
         return self.steps
-
-
-@dataclass(frozen=True, repr=False)
-class Join(Schedule):
-    """``a >> b >> …``: each part runs for its ``duration``, the next sees time from its start.
-
-    >>> (constant(value=0.5, steps=2) >> linear(steps=2)).values(5)
-    [0.5, 0.5, 1.0, 0.5, 0.0]
-    """
-
-    parts: tuple[Schedule, ...]
-    starts: tuple[float, ...] = field(init=False, compare=False)
-
-    def __post_init__(self) -> None:
-        flat: list[Schedule] = []
-        for part in self.parts:
-            flat.extend(part.parts if isinstance(part, Join) else [part])
-        object.__setattr__(self, "parts", tuple(flat))
-        super().__post_init__()
-
-    def check(self) -> None:
-        if len(self.parts) < 2:
-            raise LrlabError(f"'>>' needs two schedules or more, got {len(self.parts)}.")
-        starts = [0.0]
-        for part in self.parts[:-1]:
-            if part.duration is None:
-                raise LrlabError(
-                    f"{part} runs forever, so nothing can follow it with '>>'; "
-                    "give it a length (e.g. steps=…) or put it last."
-                )
-            starts.append(starts[-1] + part.duration)
-        object.__setattr__(self, "starts", tuple(starts))
-
-    def at(self, step: float) -> float:
-        index = bisect_right(self.starts, step) - 1
-        return self.parts[index].at(step - self.starts[index])
-
-    @property
-    def duration(self) -> float | None:
-        last = self.parts[-1].duration
-        return None if last is None else self.starts[-1] + last
-
-    def __str__(self) -> str:
-        return " >> ".join(str(part) for part in self.parts)
-
-    __repr__ = __str__
 
 
 @dataclass(frozen=True, repr=False)

@@ -15,7 +15,8 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from itertools import pairwise
 
-from lrlab.schedules.base import Schedule, Steps, lerp, safe_floor
+from lrlab.schedules.base import Schedule, lerp, safe_floor
+from lrlab.schedules.kinds import Count, Steps
 
 _DECAY_SHAPES = ("linear", "cosine", "1-sqrt", "exponential")
 
@@ -265,7 +266,7 @@ class CosineRestarts(Schedule):
     mult: float = 1.0
     decay: float = 1.0
     end: float = 0.0
-    cycles: Steps | None = None
+    cycles: Count | None = None
 
     def check(self) -> None:
         self.require(self.steps > 0, "steps", "> 0")

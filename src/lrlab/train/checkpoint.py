@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import errno
-import io
-import os
 import random
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -15,8 +11,9 @@ import numpy as np
 import torch
 
 from lrlab import runlock
-from lrlab.errors import DiskFullError, LrlabError
-from lrlab.fileperm import follow_umask
+from lrlab.errors import LrlabError
+from lrlab.record import write_torch
+from lrlab.record.files import BEST_PT, CHECKPOINT_PT
 from lrlab.train.callbacks import Callback
 from lrlab.train.early_stopping import copy_weights, metric_value
 from lrlab.train.monitor import Monitor
@@ -24,40 +21,8 @@ from lrlab.train.rundir import check_config, remove_temporaries
 from lrlab.train.state import Run
 from lrlab.train.stop import Stop
 
-CHECKPOINT = "checkpoint.pt"
-BEST = "best.pt"
-
-
-def save_atomic(payload: object, path: Path) -> None:
-    """``torch.save`` to a temporary file beside ``path``, then rename it into place: a failed
-    write (a full disk) leaves the previous ``path`` as it was.
-
-    The payload is serialized in memory first, so that an error of the file system reaches us as
-    itself (torch turns a failed write into a bare ``RuntimeError``).
-
-    Raises:
-        DiskFullError: no space left (or the quota is spent) while writing.
-    """
-    buffer = io.BytesIO()
-    torch.save(payload, buffer)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(buffer.getbuffer())
-            file.flush()
-            os.fsync(file.fileno())
-        follow_umask(temporary)
-        os.replace(temporary, path)
-    except BaseException as error:
-        Path(temporary).unlink(missing_ok=True)
-        if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
-            kept = "the previous one is kept" if path.exists() else "there is no earlier one"
-            raise DiskFullError(
-                f"the disk is full: writing {path} ({buffer.getbuffer().nbytes:,} bytes) failed and "
-                f"{kept}; free some space and run the same command with --resume."
-            ) from None
-        raise
+CHECKPOINT, BEST = CHECKPOINT_PT, BEST_PT  # the names the loop and lrlab branches know them by
+RESUME = "run the same command with --resume"  # what a full disk's message ends with
 
 
 def rng_state() -> dict[str, Any]:
@@ -172,7 +137,8 @@ def _check_belongs(path: Path, saved: object, run: Run) -> None:
 
 class Checkpoint(Callback):
     """Write ``checkpoint.pt`` (the whole run) every ``every`` epochs and ``best.pt`` (weights)
-    whenever ``monitor`` improves; both atomically.
+    whenever ``monitor`` improves; both atomically (:mod:`lrlab.record`: a full disk keeps the
+    previous file and says so).
 
     The fit holds its run directory from start to end (:mod:`lrlab.runlock`; a directory another
     process is training is refused), and each start — fresh or resumed — first removes the
@@ -208,9 +174,9 @@ class Checkpoint(Callback):
         try:
             if self.monitor.update(metric_value(metrics, self.monitor.metric), epoch):
                 best = {"model": copy_weights(run), "epoch": epoch, **dict(metrics)}
-                save_atomic(best, self.directory / BEST)
+                write_torch(self.directory / BEST, best, retry=RESUME)
             if epoch % self.every == 0 or run.stopped is not None:
-                save_atomic(run_state(run), self.directory / CHECKPOINT)
+                write_torch(self.directory / CHECKPOINT, run_state(run), retry=RESUME)
         except OSError:  # the fit ends here: let a resume in this process claim the folder anew
             self._release()
             raise

@@ -6,19 +6,22 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-import torch
-
 from lrlab.errors import invalid
-from lrlab.train.callbacks import Callback
+from lrlab.smoothing import Divergence
+from lrlab.train.callbacks import Callback, Rollback
 from lrlab.train.state import Run
+
+BURN_IN = 10  # losses of the fit before a spike of the smoothed loss counts
 
 
 class DivergenceGuard(Callback):
-    """Watch every step's loss; when an epoch diverges, restore the state before it and retry.
+    """Watch every step's loss; when an epoch diverges, undo it and retry.
 
     Divergence is a non-finite loss, or a smoothed loss (debiased EMA, ``beta``) above
-    ``threshold`` × the best smoothed loss so far. Each retry multiplies the LR by ``cut``; after
-    ``retries`` retries the fit stops with the reason, on the last good weights.
+    ``threshold`` × the best smoothed loss so far, after the fit's first 10 losses (the rule of
+    :mod:`lrlab.smoothing`). The guard then returns a :class:`~lrlab.train.callbacks.Rollback` to
+    the state before the epoch, and multiplies the LR by ``cut``; after ``retries`` retries the
+    fit stops with the reason, on the last good weights.
     """
 
     order = 0
@@ -35,52 +38,44 @@ class DivergenceGuard(Callback):
         if not 0 <= beta < 1:
             raise invalid("beta", "a number in [0, 1)", beta)
         self.threshold, self.cut, self.retries, self.beta = threshold, cut, retries, beta
-        self.retried, self.average, self.count, self.best = 0, 0.0, 0, math.inf
+        self.retried, self.watch = 0, self._watch()
         self._before: dict[str, Any] | None = None
 
+    def _watch(self) -> Divergence:
+        return Divergence(beta=self.beta, threshold=self.threshold, burn_in=BURN_IN)
+
     def on_fit_start(self, run: Run) -> None:
-        self.retried, self.average, self.count, self.best = 0, 0.0, 0, math.inf
+        self.retried, self.watch = 0, self._watch()
 
     def on_epoch_start(self, run: Run) -> None:
         self._before = {"run": run.snapshot(), "guard": self.state_dict()}
 
-    def on_epoch_end(self, run: Run, metrics: Mapping[str, float]) -> None:
+    def on_epoch_end(self, run: Run, metrics: Mapping[str, float]) -> Rollback | None:
         losses = run.step_losses
         problem = None if losses is None else self._scan(losses.tolist())
         if problem is None or self._before is None:
-            return
-        run.restore(self._before["run"])
-        run.rolled_back = True
+            return None
         self.load_state_dict({**self._before["guard"], "retried": self.retried})
         if self.retried >= self.retries:
             run.stop(
                 "diverged",
-                f"diverged in epoch {int(metrics['epoch'])}: {problem}; gave up after {self.retried} retries"
+                f"diverged in epoch {int(metrics['epoch'])}: {problem}; gave up after {self.retried} retries",
             )
-            return
-        self.retried += 1
-        run.state.lr_scale *= self.cut
+        else:
+            self.retried += 1
+            run.state.lr_scale *= self.cut  # a rollback keeps the LR scale: the cut stays
+        return Rollback(self._before["run"], problem)
 
     def _scan(self, losses: list[float]) -> str | None:
         for index, loss in enumerate(losses):
-            if not math.isfinite(loss):
-                return f"loss {loss} at step {index + 1} of the epoch"
-            self.count += 1
-            self.average = self.beta * self.average + (1 - self.beta) * loss
-            smoothed = self.average / (1 - self.beta**self.count)
-            if smoothed > self.threshold * self.best and self.count > 10:
-                return f"smoothed loss {smoothed:.4g} > {self.threshold:g} × best {self.best:.4g}"
-            self.best = min(self.best, smoothed)
+            _, problem = self.watch(loss)
+            if problem is not None:
+                return problem if math.isfinite(loss) else f"{problem} at step {index + 1} of the epoch"
         return None
 
     def state_dict(self) -> dict[str, Any]:
-        return {"retried": self.retried, "average": self.average, "count": self.count, "best": self.best}
+        return {"retried": self.retried, **self.watch.state_dict()}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        self.retried, self.average = state["retried"], state["average"]
-        self.count, self.best = state["count"], state["best"]
-
-
-def is_finite(loss: torch.Tensor) -> bool:
-    """Whether a loss tensor is finite (one host sync)."""
-    return bool(torch.isfinite(loss).all())
+        self.retried = state["retried"]
+        self.watch.load_state_dict(state)

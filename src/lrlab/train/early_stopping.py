@@ -76,7 +76,7 @@ class EarlyStopping(Callback):
             run.stop(
                 "early-stopped",
                 f"early-stopped at epoch {epoch}: {self.monitor.metric} did not improve for "
-                f"{self.monitor.wait} epochs (best {shown})"
+                f"{self.monitor.wait} epochs (best {shown})",
             )
 
     def on_fit_end(self, run: Run) -> None:

@@ -3,54 +3,19 @@ display (a live bar on a terminal, a line per epoch in a log)."""
 
 from __future__ import annotations
 
-import csv
 import importlib
-import io
-import os
 import sys
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TextIO
 
 from lrlab.errors import LrlabError
-from lrlab.fileperm import follow_umask
+from lrlab.record import append_text, write_text
+from lrlab.record.files import METRICS_CSV
+from lrlab.record.metrics import metrics_text
 from lrlab.train.callbacks import Callback
 from lrlab.train.state import Run
-
-METRICS = "metrics.csv"
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path``, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        follow_umask(temporary)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def _csv_text(rows: Sequence[Mapping[str, float]], columns: Sequence[str], header: bool) -> str:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n")
-    if header:
-        writer.writeheader()
-    writer.writerows([{key: _cell(row.get(key)) for key in columns} for row in rows])
-    return buffer.getvalue()
-
-
-def _cell(value: float | None) -> str:
-    if value is None:
-        return ""
-    return str(int(value)) if float(value).is_integer() and abs(value) < 2**53 else repr(float(value))
 
 
 class MetricsCsv(Callback):
@@ -63,7 +28,7 @@ class MetricsCsv(Callback):
     writes_files = True
 
     def __init__(self, directory: str | Path) -> None:
-        self.path = Path(directory) / METRICS
+        self.path = Path(directory) / METRICS_CSV
         self.synced = False
 
     def on_fit_start(self, run: Run) -> None:
@@ -77,14 +42,11 @@ class MetricsCsv(Callback):
     def rewrite(self, history: Sequence[Mapping[str, float]]) -> None:
         """Replace the file with ``history`` (atomically)."""
         columns = list(history[0]) if history else []
-        write_text_atomic(self.path, _csv_text(history, columns, header=bool(columns)))
+        write_text(self.path, metrics_text(history, columns, header=bool(columns)))
 
     def on_epoch_end(self, run: Run, metrics: Mapping[str, float]) -> None:
         new = not self.path.exists() or self.path.stat().st_size == 0
-        with self.path.open("a", encoding="utf-8") as file:
-            file.write(_csv_text([metrics], list(metrics), header=new))
-            file.flush()
-            os.fsync(file.fileno())
+        append_text(self.path, metrics_text([metrics], list(metrics), header=new))
 
 
 def _summary_writer_class() -> Any:

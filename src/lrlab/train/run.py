@@ -9,7 +9,8 @@ changed setting gives a new one. A directory that already holds a run is never o
 
 Files: ``config.json`` (written before training: the resolved experiment, versions, device,
 data shapes), ``metrics.csv``, ``checkpoint.pt``, ``best.pt`` (by ``early_stopping.monitor``),
-and ``summary.json`` at the end (final, best and test metrics, stop reason, steps, wall time).
+and ``summary.json`` at the end (how the fit stopped, final, best and test metrics, steps, wall
+time: :mod:`lrlab.train.run_record`, in the shape of :mod:`lrlab.record.summary`).
 The test split is evaluated once, after the fit, on the weights the run ends with (the best
 epoch's when early stopping restores them).
 
@@ -22,37 +23,29 @@ from __future__ import annotations
 
 import hashlib
 import json
-import platform
 import re
 import sys
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import torch
-from torch import nn
-
-from lrlab import __version__, distributed
+from lrlab import distributed
 from lrlab.config import Experiment
-from lrlab.data import Data
 from lrlab.distributed import World
 from lrlab.errors import LrlabError
 from lrlab.namespaces import TRAIN_OUT
+from lrlab.record import write_json
+from lrlab.record.files import CONFIG_JSON, RUN_FILES, SUMMARY_JSON, clear_run
 from lrlab.scaling import LrScaling, resolve
-from lrlab.task import Task
 from lrlab.threads import workload_threads
 from lrlab.train.callbacks import Callback
-from lrlab.train.checkpoint import BEST, CHECKPOINT
 from lrlab.train.feed import steps_per_epoch, test_scores
 from lrlab.train.horizon import ScheduleHorizonWarning, horizon_warning
 from lrlab.train.identity import Identity, run_identity, stale_reason
-from lrlab.train.logging import METRICS, write_text_atomic
-from lrlab.train.loop import FitResult, fit, resolve_device
-from lrlab.train.monitor import Monitor
+from lrlab.train.loop import FitResult, fit
+from lrlab.train.run_record import config_record, parallel_record, run_summary
 from lrlab.train.rundir import check_config
 from lrlab.train.setup import (
     build_callbacks,
@@ -60,12 +53,13 @@ from lrlab.train.setup import (
     fit_config,
     load_task,
 )
+from lrlab.train.step import resolve_device
 
 # keys added after runs were named: left out of a run's identity while unset, so runs that do
 # not use them keep their names (and --resume finds them)
 UNSET_KEEPS_NAME = (("task", "plugin"), ("train", "steps"))
-CONFIG = "config.json"
-SUMMARY = "summary.json"
+
+
 @dataclass(frozen=True)
 class RunResult:
     """What ``train`` produced: the run directory, the fit, and the contents of ``summary.json``."""
@@ -78,7 +72,7 @@ class RunResult:
     @property
     def status(self) -> str:
         """``finished``, ``early-stopped`` or ``diverged``."""
-        return str(self.summary["status"])
+        return self.fit.stop.kind
 
     @property
     def stop_reason(self) -> str:
@@ -148,12 +142,11 @@ def train(
     if world.main and (note := horizon_warning(experiment, updates)) is not None:
         warnings.warn(note, ScheduleHorizonWarning, stacklevel=2)  # the CLI prints it as one line
     model, optimizer, frozen = build_model_and_optimizer(experiment, task, lr=scaling.lr)
-    if world.main and not (resuming and (folder / CONFIG).exists()):
-        record = _config_record(
+    if world.main and not (resuming and (folder / CONFIG_JSON).exists()):
+        record = config_record(
             experiment, folder, device=device, task=task, model=model, frozen=frozen, identity=identity
         )
-        record |= {"distributed": _world_record(world, experiment), "lr_scaling": scaling.record()}
-        write_text_atomic(folder / CONFIG, json.dumps(record, indent=2) + "\n")
+        write_json(folder / CONFIG_JSON, record | parallel_record(world, experiment, scaling))
     if world.main and not quiet and (world.parallel or scaling.factor != 1.0):
         print(f"lrlab: {world.size} process(es): {scaling.describe()}", file=sys.stderr)
     try:
@@ -173,9 +166,9 @@ def train(
         if world.parallel and distributed.is_peer_failure(error):
             raise distributed.lost_peer(world, folder, error) from None
         raise
-    summary = _summary(experiment, result, test)
+    summary = run_summary(experiment, result, test)
     if world.main:
-        write_text_atomic(folder / SUMMARY, json.dumps(summary, indent=2) + "\n")
+        write_json(folder / SUMMARY_JSON, summary)
     return RunResult(folder, result, summary, stale)
 
 
@@ -195,15 +188,6 @@ def lr_scaling(experiment: Experiment, world: World, steps_per_epoch: int) -> Lr
     )
 
 
-def _world_record(world: World, experiment: Experiment) -> dict[str, Any]:
-    return {
-        "world_size": world.size,
-        "backend": distributed.backend(),
-        "batch_size_per_process": experiment.train.batch_size,
-        "global_batch_size": experiment.train.batch_size * world.size,
-    }
-
-
 def _claim(folder: Path, resume: bool, identity: Identity) -> tuple[bool, str | None]:
     """Make sure ``folder`` may be written; return whether a started run is being resumed, and
     why the run the folder held was stale, if it was. A run made by other plug-in sources, data
@@ -215,8 +199,8 @@ def _claim(folder: Path, resume: bool, identity: Identity) -> tuple[bool, str | 
     stale = stale_reason(folder, identity)
     if stale is not None:
         clear_run(folder)
-    started = [name for name in (CONFIG, METRICS, CHECKPOINT, BEST, SUMMARY) if (folder / name).exists()]
-    if (folder / SUMMARY).exists():
+    started = [name for name in RUN_FILES if (folder / name).exists()]
+    if (folder / SUMMARY_JSON).exists():
         fix = "; nothing is left to resume" if resume else ""
         raise LrlabError(
             f"run directory {folder} already holds a finished run (summary.json){fix}. "
@@ -228,89 +212,3 @@ def _claim(folder: Path, resume: bool, identity: Identity) -> tuple[bool, str | 
             "Pass --resume to continue it, or --out DIR to start a new run elsewhere."
         )
     return resume and bool(started), stale  # the folder is made when config.json is written
-
-
-def clear_run(folder: Path) -> None:
-    """Remove a run's files from ``folder`` (to train it again from the start)."""
-    for name in (SUMMARY, BEST, CHECKPOINT, METRICS, CONFIG):
-        (folder / name).unlink(missing_ok=True)
-
-
-def _config_record(
-    experiment: Experiment,
-    folder: Path,
-    *,
-    device: torch.device,
-    task: Data | Task,
-    model: nn.Module,
-    frozen: list[str],
-    identity: Identity,
-) -> dict[str, Any]:
-    return {
-        "experiment": experiment.model_dump(mode="json"),
-        "plugins": identity["plugins"],
-        "data_files": identity["data_files"],
-        "run": {"name": folder.name, "dir": str(folder)},
-        "versions": {
-            "lrlab": __version__,
-            "torch": torch.__version__,
-            "numpy": np.__version__,
-            "python": platform.python_version(),
-        },
-        "device": str(device),
-        "amp": "bf16" if experiment.train.amp and device.type == "cuda" else None,
-        "seed": experiment.train.seed,
-        "data": _data_record(task),
-        "model": {
-            "parameters": sum(p.numel() for p in model.parameters()),
-            "trainable": sum(p.numel() for p in model.parameters() if p.requires_grad),
-            "frozen": frozen,
-        },
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
-
-
-def _data_record(task: Data | Task) -> dict[str, Any]:
-    if isinstance(task, Task):
-        return {"name": task.name, "task": "plug-in", "steps_per_epoch": task.steps_per_epoch}
-    sizes = {split: 0 if x is None else len(x) for split, x in (("train", task.x_train), ("val", task.x_val))}
-    return {
-        "name": task.name,
-        "task": task.task,
-        "num_classes": task.num_classes,
-        "input_shape": list(task.input_shape),
-        **sizes,
-        "test": len(task.x_test),
-    }
-
-
-def _best_row(history: Sequence[Mapping[str, float]], monitor: Monitor) -> dict[str, float]:
-    best: dict[str, float] = {}
-    for row in history:
-        if monitor.metric in row and monitor.update(row[monitor.metric], int(row["epoch"])):
-            best = dict(row)
-    return best
-
-
-def _summary(experiment: Experiment, result: FitResult, test: Mapping[str, float]) -> dict[str, Any]:
-    stopping = experiment.early_stopping
-    monitor = Monitor(stopping.monitor, stopping.mode)  # as best.pt: any improvement counts
-    best = _best_row(result.history, monitor)
-    weights = "final"
-    if stopping.enabled and stopping.restore_best_weights:
-        restorer = Monitor(stopping.monitor, stopping.mode, stopping.min_delta, stopping.baseline)
-        kept = _best_row(result.history, restorer)
-        weights = f"best (epoch {int(kept['epoch'])})" if kept else weights
-    return {
-        "status": result.stop.kind,
-        "stop_reason": result.stop_reason,
-        "epochs": len(result.history),
-        "steps": result.steps,
-        "monitor": {"metric": stopping.monitor, "mode": monitor.mode},
-        "best": best,
-        "final": result.final,
-        "test": {f"test_{key}": value for key, value in test.items()},
-        "weights": weights,
-        "wall_time_s": result.seconds,
-        "train_time_s": sum(row.get("time_s", 0.0) for row in result.history),
-    }

@@ -2,9 +2,10 @@
 :mod:`lrlab.runlock`): what a killed save left behind is removed, and a ``config.json`` that
 cannot be read is refused before a resume trusts it.
 
-Every file of a run is written atomically: to a temporary ``.<name>.<random>`` beside it, then
-renamed into place. A process killed mid-save leaves the temporary (up to a checkpoint's size);
-:func:`remove_temporaries` deletes them, at the start of a fit and of a resume.
+Every file of a run is written atomically (:mod:`lrlab.record`): to a temporary
+``.<name>.<random>`` beside it, then renamed into place. A process killed mid-save leaves the
+temporary (up to a checkpoint's size); :func:`remove_temporaries` deletes them, at the start of a
+fit and of a resume.
 """
 
 from __future__ import annotations
@@ -13,17 +14,14 @@ import json
 from pathlib import Path
 
 from lrlab.errors import LrlabError
-
-CONFIG = "config.json"
-# the files of a run directory that are written atomically through a temporary beside them
-ATOMIC_FILES = ("checkpoint.pt", "best.pt", "metrics.csv", CONFIG, "summary.json")
+from lrlab.record.files import CONFIG_JSON, RUN_FILES
 
 
 def temporaries(folder: Path) -> list[Path]:
     """The temporaries of unfinished saves in ``folder``."""
     if not folder.is_dir():
         return []
-    return sorted(path for name in ATOMIC_FILES for path in folder.glob(f".{name}.*") if path.is_file())
+    return sorted(path for name in RUN_FILES for path in folder.glob(f".{name}.*") if path.is_file())
 
 
 def remove_temporaries(folder: Path) -> list[Path]:
@@ -44,7 +42,7 @@ def check_config(folder: Path) -> None:
     """
     from lrlab.config import validate
 
-    path = folder / CONFIG
+    path = folder / CONFIG_JSON
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

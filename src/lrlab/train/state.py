@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 
 import torch
 from torch import nn
 
 from lrlab.distributed import World
 from lrlab.errors import invalid
-from lrlab.schedules import Schedule
+from lrlab.schedules import Join, Schedule, Warmup
 from lrlab.train.stop import Stop, StopKind
 
-if TYPE_CHECKING:
-    from lrlab.train.callbacks import Callback
+Snapshot = dict[str, Any]  # weights, optimizer and counters at one moment (see Run.snapshot)
 
 
 @dataclass(frozen=True)
@@ -79,9 +78,24 @@ class TrainState:
         self.history = [dict(row) for row in state["history"]]
 
 
+class Checkpointable(Protocol):
+    """What a checkpoint keeps of a callback: its state, under its key."""
+
+    @property
+    def key(self) -> str: ...
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None: ...
+
+
 @dataclass
 class Run:
-    """The context callbacks act on: the model, optimizer, schedule, counters and decisions."""
+    """The context callbacks act on: the model, optimizer, schedule, counters and the stop.
+
+    ``callbacks`` are the fit's callbacks in the order the loop calls them (a checkpoint saves
+    and restores their states); ``step_losses`` the losses of the epoch that just trained.
+    """
 
     model: nn.Module
     optimizer: torch.optim.Optimizer
@@ -90,9 +104,8 @@ class Run:
     base_lrs: list[float]
     steps_per_epoch: int
     state: TrainState = field(default_factory=TrainState)
-    callbacks: list[Callback] = field(default_factory=list)
+    callbacks: Sequence[Checkpointable] = ()
     stopped: Stop | None = None
-    rolled_back: bool = False  # this epoch was undone: later callbacks must not record it
     step_losses: torch.Tensor | None = None
     world: World = field(default_factory=World)
     network: nn.Module | None = None  # what trains: the model, wrapped for data-parallel or compiled
@@ -110,15 +123,13 @@ class Run:
 
     def warmup_epochs(self) -> int:
         """Epochs covered by a leading ``warmup(...)`` of the schedule (0 when there is none)."""
-        from lrlab.schedules import Join, Warmup
-
         first = self.schedule.parts[0] if isinstance(self.schedule, Join) else self.schedule
         if not isinstance(first, Warmup):
             return 0
         steps = first.steps if self.config.interval == "epoch" else first.steps / self.steps_per_epoch
         return int(-(-steps // 1))
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self) -> Snapshot:
         """A copy of everything a retry needs: weights, optimizer, counters (nothing shared)."""
         return {
             "model": detached_copy(self.model.state_dict()),
@@ -126,7 +137,7 @@ class Run:
             "state": self.state.state_dict() | {"history": [dict(row) for row in self.state.history]},
         }
 
-    def restore(self, snapshot: dict[str, Any]) -> None:
+    def restore(self, snapshot: Snapshot) -> None:
         """Go back to a :meth:`snapshot` (the LR scale is kept: cuts survive a restore)."""
         lr_scale = self.state.lr_scale
         self.model.load_state_dict(snapshot["model"])

@@ -18,7 +18,6 @@ validation data together, each fold standardized with its own training part.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
 import socket
@@ -26,7 +25,6 @@ import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import optuna
@@ -37,18 +35,17 @@ from lrlab.data import Data, load_dataset
 from lrlab.data.dataset import normalize
 from lrlab.distributed import World
 from lrlab.errors import LrlabError
+from lrlab.record import write_json
+from lrlab.record.files import CONFIG_JSON, SUMMARY_JSON
+from lrlab.record.summary import SummaryCore, best_row
 from lrlab.task import Task
 from lrlab.train import Callback, FitResult, Monitor, Run, fit
 from lrlab.train.checkpoint import Checkpoint
 from lrlab.train.feed import steps_per_epoch
-from lrlab.train.logging import write_text_atomic
-from lrlab.train.monitor import resolve_mode
 from lrlab.train.setup import build_callbacks, build_model_and_optimizer, fit_config, load_task
 from lrlab.tune.space import LrScaling, SearchSpace
 
 TRIALS = "trials"
-CONFIG = "config.json"
-SUMMARY = "summary.json"
 
 
 class TrialReporter(Callback):
@@ -156,33 +153,24 @@ class Objective:
             if isinstance(data, Task)
             else {"train": len(data.x_train), "val": 0 if data.x_val is None else len(data.x_val)}
         )
-        write_text_atomic(folder / CONFIG, json.dumps(record, indent=2) + "\n")
+        write_json(folder / CONFIG_JSON, record)
         reporter = TrialReporter(trial, self.monitor, offset, last=last)
         callbacks = [c for c in build_callbacks(experiment, folder) if not isinstance(c, Checkpoint)]
         _, result = fit_experiment(experiment, data, callbacks=[*callbacks, reporter], run_dir=folder)
-        fold = self._result(experiment, result, folder, pruned=reporter.pruned)
-        summary = {
-            "status": "pruned" if fold.pruned else "finished",
-            "stop_reason": fold.stop_reason,
-            "epochs": fold.epochs,
-            "monitor": {
-                "metric": self.monitor,
-                "mode": resolve_mode(self.monitor, experiment.early_stopping.mode),
-            },
+        monitor = Monitor(self.monitor, experiment.early_stopping.mode)
+        best = best_row(result.history, monitor)
+        fold = self._result(result, folder, monitor, pruned=reporter.pruned)
+        summary = SummaryCore.of_fit(result, best).to_dict() | {
+            "monitor": {"metric": self.monitor, "mode": monitor.mode},
             "value": fold.value,
             "best_epoch": fold.best_epoch,
-            "final": result.final,
-            "wall_time_s": result.seconds,
         }
-        write_text_atomic(folder / SUMMARY, json.dumps(summary, indent=2) + "\n")
+        write_json(folder / SUMMARY_JSON, summary)
         return fold
 
-    def _result(self, experiment: Experiment, result: FitResult, folder: Path, *, pruned: bool) -> FoldResult:
-        """The best monitored value over the epochs (the worst possible when none is finite)."""
-        monitor = Monitor(self.monitor, experiment.early_stopping.mode)
-        for row in result.history:
-            if self.monitor in row:
-                monitor.update(row[self.monitor], int(row["epoch"]))
+    def _result(self, result: FitResult, folder: Path, monitor: Monitor, *, pruned: bool) -> FoldResult:
+        """The fold's numbers, ``monitor`` having read its epochs: the best monitored value (the
+        worst possible when none is finite) and the bar a final retrain must reach."""
         worst = math.inf if monitor.mode == "min" else -math.inf
         value = worst if monitor.best is None else monitor.best
         second_half = [row.get(self.monitor, math.nan) for row in result.history[len(result.history) // 2 :]]
@@ -278,12 +266,3 @@ def cv_folds(experiment: Experiment, k: int) -> list[Data]:
         )
         folds.append(normalize(fold))
     return folds
-
-
-def trial_summary(run_dir: Path) -> dict[str, Any]:
-    """A trial fit's summary.json (empty when the fit did not finish)."""
-    try:
-        data = json.loads((run_dir / SUMMARY).read_text(encoding="utf-8"))
-    except (FileNotFoundError, json.JSONDecodeError):
-        return {}
-    return data if isinstance(data, dict) else {}

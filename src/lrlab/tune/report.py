@@ -21,10 +21,11 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from lrlab import __version__
-from lrlab.report.html import document, png_size
+from lrlab.record import write_text
+from lrlab.record.files import METRICS_CSV
+from lrlab.record.metrics import read_metrics
+from lrlab.report.page import document, png_size
 from lrlab.report.plots import FORMATS, save_figure
-from lrlab.report.records import read_metrics
-from lrlab.train.logging import write_text_atomic
 from lrlab.tune import figures
 
 if TYPE_CHECKING:
@@ -68,7 +69,7 @@ def build_tune_report(
     ]
     page = _page(study.study_name, _lede(trials, monitor, best, info), sections)
     path = folder / REPORT
-    write_text_atomic(path, page)
+    write_text(path, page)
     return path
 
 
@@ -117,7 +118,7 @@ def param_importances(study: optuna.Study) -> dict[str, float]:
 def best_run_metrics(folder: Path, best: FrozenTrial) -> list[tuple[dict[str, float], ...]]:
     """metrics.csv of the best trial (one per fold)."""
     run_dir = folder / str(best.user_attrs.get("run_dir", ""))
-    paths = sorted(run_dir.glob("fold*/metrics.csv")) or [run_dir / "metrics.csv"]
+    paths = sorted(run_dir.glob(f"fold*/{METRICS_CSV}")) or [run_dir / METRICS_CSV]
     return [read_metrics(path) for path in paths if path.is_file()]
 
 

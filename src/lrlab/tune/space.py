@@ -29,7 +29,7 @@ from lrlab.config import Experiment, validate
 from lrlab.errors import LrlabError, invalid
 from lrlab.optim import OptimizerSpec, parse_optimizer
 from lrlab.scaling import lr_factor
-from lrlab.schedules import Join, Schedule, parse
+from lrlab.schedules import Schedule, map_steps, parse
 from lrlab.tune.grammar import AUTO_SCHEDULES, KEYS, Distribution, check_values, parse_distribution
 
 if TYPE_CHECKING:
@@ -250,26 +250,5 @@ def sized_schedule(choice: str, epochs: int, warmup: int, unit: int, *, steps: i
 
 
 def rescale_steps(schedule: Schedule, factor: float) -> str:
-    """``schedule`` with every duration and point in steps divided by ``factor`` (at least 1)."""
-    return str(_rescaled(schedule, factor))
-
-
-def _rescaled(schedule: Schedule, factor: float) -> Schedule:
-    if isinstance(schedule, Join):
-        return dataclasses.replace(schedule, parts=tuple(_rescaled(p, factor) for p in schedule.parts))
-    changes: dict[str, Any] = {}
-    for field in dataclasses.fields(schedule):
-        value, kind = getattr(schedule, field.name), str(field.type)
-        if not field.init or value is None:
-            continue
-        if kind.startswith("Steps"):
-            changes[field.name] = _steps(value, factor)
-        elif kind == "tuple[Steps, ...]":
-            changes[field.name] = tuple(_steps(v, factor) for v in value)
-        elif isinstance(value, Schedule):
-            changes[field.name] = _rescaled(value, factor)
-    return dataclasses.replace(schedule, **changes)
-
-
-def _steps(value: float, factor: float) -> float:
-    return max(1, round(value / factor)) if value > 0 else value
+    """``schedule`` with every value in steps divided by ``factor``, in whole steps (at least 1)."""
+    return str(map_steps(schedule, lambda steps: max(1, round(steps / factor)) if steps > 0 else steps))

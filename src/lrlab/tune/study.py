@@ -32,7 +32,7 @@ import optuna
 from lrlab.config import Experiment, to_toml
 from lrlab.errors import LrlabError, invalid, unknown
 from lrlab.namespaces import TUNE_OUT, check_experiment_folder, check_name
-from lrlab.train.logging import write_text_atomic
+from lrlab.record import write_text
 from lrlab.train.monitor import resolve_mode
 from lrlab.tune.space import LrScaling, SearchSpace, build_space
 from lrlab.tune.storage import check_url, default_url, open_storage, sqlite_path
@@ -331,7 +331,7 @@ def tune(experiment: Experiment, config: TuneConfig) -> TuneResult:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         open_study(experiment, config, space)  # creates it once, before any worker starts
-    write_text_atomic(folder / EXPERIMENT, to_toml(experiment))
+    write_text(folder / EXPERIMENT, to_toml(experiment))
     workers, lowered = worker_count(experiment, config)
     job = Job(
         experiment=experiment,
