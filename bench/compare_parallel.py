@@ -30,8 +30,9 @@ from pathlib import Path
 
 import torch
 
-from lrlab.compare import compare, worker_threads
+from lrlab.compare import compare
 from lrlab.config import Experiment, apply_overrides
+from lrlab.parallel import available_cpus, worker_threads
 from lrlab.presets import load_preset
 
 
@@ -75,7 +76,7 @@ def main() -> None:
             print(
                 f"jobs {jobs}: {wall:.1f} s wall, {used:.1f} s CPU, load {os.getloadavg()[0]:.2f}", flush=True
             )
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cpus = available_cpus()
     print(
         f"\n{datetime.date.today()} · {platform.processor() or platform.machine()} · {cpus} CPUs · "
         f"python {platform.python_version()} · torch {torch.__version__} · "

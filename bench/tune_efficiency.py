@@ -74,7 +74,7 @@ from lrlab.config import Experiment
 from lrlab.data import Data
 from lrlab.train.setup import load_data
 from lrlab.tune import TuneConfig, tune
-from lrlab.tune.export import final_candidates, merged_data, retrain_first_sound
+from lrlab.tune.final import final_candidates, merged_data, retrain_first_sound
 from lrlab.tune.objective import Objective
 from lrlab.tune.presets import load_tune_preset
 from lrlab.tune.space import build_space

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from lrlab import __version__
-from lrlab.cli import COMMANDS, MAX_STEPS, main, table_steps
+from lrlab.cli import COMMANDS, main
+from lrlab.commands.schedule import MAX_STEPS, table_steps
 from lrlab.errors import LrlabError
 from lrlab.schedules import FAMILIES, parse, signature
 

@@ -92,6 +92,13 @@ def test_a_weight_decay_range_test(capsys: pytest.CaptureFixture[str], tmp_path:
     assert report["schedule"] is None and report["command"] is None
 
 
+def test_the_schedule_spans_a_steps_budget(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    report = as_json(capsys, "--out", str(tmp_path), "--train-steps", "500")
+    assert parse(report["schedule"]).duration == 500  # the updates `lrlab train --steps 500` runs
+    assert parse(report["one_cycle"]).duration == 500
+    assert "--steps 500" in report["command"]
+
+
 @pytest.mark.parametrize(
     ("args", "words"),
     [

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-import lrlab.report
-from lrlab.compare import ComparisonResult, Plan, RunReport, compare, expand, plan, worker_threads
+import lrlab.compare
+from lrlab.compare import ComparisonResult, Plan, RunReport, compare, expand, plan
 from lrlab.config import Experiment, validate
 from lrlab.errors import LrlabError
 from lrlab.report.records import SUMMARY_COLUMNS as COLUMNS
@@ -89,14 +89,6 @@ def test_expand_makes_variant_by_seed_runs_seed_by_seed() -> None:
     assert [s.variant for s in expand(experiment(variant=[]))] == ["base", "base"]
     with pytest.raises(LrlabError, match="seeds must be an integer"):
         expand(experiment(), 0)
-
-
-def test_threads_per_worker_share_the_cpus(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("OMP_NUM_THREADS")
-    cpus = len(os.sched_getaffinity(0))
-    assert worker_threads(1) == cpus and worker_threads(cpus * 4) == 1
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    assert worker_threads(1) == 1
 
 
 def test_two_jobs_run_in_two_processes_and_match_one_job_bit_for_bit(
@@ -202,7 +194,7 @@ def test_missing_data_and_models_that_do_not_fit_fail_before_any_folder(tmp_path
     assert plan(experiment(), out=tmp_path / "out").workers == 1 and not (tmp_path / "out").exists()
 
 
-def test_the_report_is_built_when_lrlab_report_offers_it(
+def test_the_report_is_built_after_the_summary_unless_turned_off(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[Path] = []
@@ -212,7 +204,7 @@ def test_the_report_is_built_when_lrlab_report_offers_it(
         assert (directory / "summary.csv").is_file()  # the runs and the summary come first
         return directory / "report.html"
 
-    monkeypatch.setattr(lrlab.report, "build_report", build_report, raising=False)
+    monkeypatch.setattr(lrlab.compare, "build_report", build_report)
     result = compare(experiment(seeds=1, train={"epochs": 1, "device": "cpu"}), out=tmp_path)
     assert calls == [tmp_path / "cmp"] and result.report == tmp_path / "cmp" / "report.html"
     compare(experiment(seeds=1, train={"epochs": 1, "device": "cpu"}), out=tmp_path, report=False)

@@ -200,7 +200,7 @@ def test_a_run_directory_is_refused_while_another_process_trains_it(tmp_path: Pa
 def test_jobs_are_capped_by_the_cpus_and_the_pending_runs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr("lrlab.compare._cpus", lambda: 2)
+    monkeypatch.setattr("lrlab.parallel.available_cpus", lambda: 2)
     assert worker_count(64, 4) == (2, "jobs=64 lowered to 2: 2 CPUs")
     assert worker_count(3, 1) == (1, "jobs=3 lowered to 1: 1 run to train")
     assert worker_count(5, 2) == (2, "jobs=5 lowered to 2: 2 CPUs and 2 runs to train")

@@ -27,7 +27,6 @@ from __future__ import annotations
 import csv
 import io
 import math
-import multiprocessing
 import os
 from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -218,11 +217,10 @@ def _pool(jobs: int) -> ProcessPoolExecutor | None:
         raise invalid("jobs", "an integer >= 1", jobs)
     if jobs == 1:
         return None
-    from lrlab.compare import worker_threads
+    from lrlab.parallel import SPAWN, worker_threads
 
-    context = multiprocessing.get_context("spawn")
     return ProcessPoolExecutor(
-        jobs - 1, mp_context=context, initializer=_start_worker, initargs=(worker_threads(jobs), os.getpid())
+        jobs - 1, mp_context=SPAWN, initializer=_start_worker, initargs=(worker_threads(jobs), os.getpid())
     )
 
 

@@ -13,8 +13,10 @@ from lrlab.errors import LrlabError
 from lrlab.record.files import CONFIG_JSON, finished_summary, read_json
 
 if TYPE_CHECKING:
-    from lrlab.compare import RunSpec
+    from lrlab.compare_runs import RunSpec
     from lrlab.config import Experiment
+    from lrlab.data import Data
+    from lrlab.task import Task
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,7 @@ def check_runs_can_start(specs: Sequence[RunSpec]) -> list[str]:
 
     notes: dict[str, str] = {}
 
-    tasks: dict[str, Any] = {}
+    tasks: dict[str, Data | Task] = {}
     checked: set[str] = set()
     for spec in specs:
         experiment = spec.experiment
@@ -121,7 +123,7 @@ def _plugin_inputs(experiment: Experiment) -> list[int] | None:
     return [train.batch_size, train.seed] if experiment.task.plugin else None
 
 
-def _check_setup(spec: RunSpec, task: Any) -> None:
+def _check_setup(spec: RunSpec, task: Data | Task) -> None:
     """Build the run's model (with its fine-tuning) and optimizer as ``train`` will."""
     from lrlab.train.setup import build_model_and_optimizer
 

@@ -23,6 +23,7 @@ import torch.distributed as dist
 
 from lrlab import lifeline
 from lrlab.errors import LrlabError
+from lrlab.parallel import available_cpus
 
 T = TypeVar("T")
 TIMEOUT = timedelta(minutes=10)  # a peer silent this long ends the job instead of hanging it
@@ -203,8 +204,7 @@ def launch(nproc: int, argv: Sequence[str]) -> int:
     its processes, which also die with it on their own), so killing ``lrlab train --nproc`` ends
     the whole job."""
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}"]
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    env = {"OMP_NUM_THREADS": str(max(1, cpus // nproc))} | dict(os.environ)
+    env = {"OMP_NUM_THREADS": str(max(1, available_cpus() // nproc))} | dict(os.environ)
     # preexec_fn is unsafe only beside other threads; the command line that launches has none
     with subprocess.Popen(
         [*command, "-m", "lrlab", *argv],

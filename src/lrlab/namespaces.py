@@ -23,13 +23,14 @@ from typing import Any
 
 from lrlab.config import Experiment, to_toml
 from lrlab.errors import LrlabError, invalid
+from lrlab.record.files import EXPERIMENT_TOML
 
 COMPARE_OUT = "runs"
 TUNE_OUT = "runs/tune"
 TRAIN_OUT = "runs/train"
 FIND_LR_OUT = "runs/find-lr"
-RESERVED = ("tune", "train", "find-lr")  # folders of runs/ that belong to other commands
-EXPERIMENT_FILE = "experiment.toml"
+# the folders of runs/ that belong to other commands: tune, train, find-lr
+RESERVED = tuple(out.removeprefix(f"{COMPARE_OUT}/") for out in (TUNE_OUT, TRAIN_OUT, FIND_LR_OUT))
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 _WHERE = {"task.data_dir", "task.plugin_dir"}  # where files are found: not the experiment
 
@@ -56,7 +57,7 @@ def check_experiment_folder(
     """Refuse to write ``experiment`` into ``folder`` when the ``experiment.toml`` there holds a
     different experiment (keys in ``ignore`` and where files are found aside), unless ``force``.
     Writes nothing."""
-    file = folder / EXPERIMENT_FILE
+    file = folder / EXPERIMENT_TOML
     if force or not file.exists():
         return
     try:

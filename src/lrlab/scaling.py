@@ -9,6 +9,9 @@ keeps its own course (its time is not shifted). A warmup longer than the run is 
 >>> scaled = resolve("linear", lr=0.1, batch_size=64, world_size=4, steps_per_epoch=10, epochs=20)
 >>> scaled.factor, scaled.lr, scaled.warmup_steps, scaled.warmup_start
 (4.0, 0.4, 50, 0.25)
+
+:class:`LrScaling` holds what :func:`resolve` made of the rule for one run; :class:`ScalingRule` is
+the rule alone, applied to each trial's batch size by ``lrlab tune --lr-scaling``.
 """
 
 from __future__ import annotations
@@ -34,8 +37,26 @@ def lr_factor(rule: str, batch_size: int, reference: int) -> float:
 
 
 @dataclass(frozen=True)
+class ScalingRule:
+    """Batch-size-aware LR: ``rule`` "linear" or "sqrt" from the ``reference`` batch size."""
+
+    rule: Literal["linear", "sqrt"]
+    reference: int
+
+    def __post_init__(self) -> None:
+        if self.rule not in ("linear", "sqrt"):
+            raise invalid("--lr-scaling", "'linear' or 'sqrt'", self.rule)
+        if isinstance(self.reference, bool) or not isinstance(self.reference, int) or self.reference < 1:
+            raise invalid("--reference-batch-size", "an integer >= 1", self.reference)
+
+    def factor(self, batch_size: int) -> float:
+        """What the LR is multiplied by at ``batch_size`` (:func:`lr_factor`)."""
+        return lr_factor(self.rule, batch_size, self.reference)
+
+
+@dataclass(frozen=True)
 class LrScaling:
-    """The resolved values, as ``config.json`` records them."""
+    """The resolved values of one run, as ``config.json`` records them."""
 
     rule: str
     reference_batch_size: int

@@ -65,6 +65,8 @@ def test_the_result_is_frozen_and_complete(result: RangeTestResult) -> None:
     assert result.suggested_lr is not None and 1e-4 < result.suggested_lr < 1.0
     assert result.method("valley").method == "valley"
     assert result.lowest is not None and result.suggested_lr <= result.lowest
+    assert result.stop.kind == ("finished" if n == 100 else "diverged")
+    assert result.stop_reason.startswith(result.stop.kind)
     with pytest.raises(LrlabError, match="name must be one of"):
         result.method("slide")
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -100,6 +102,7 @@ def test_a_range_without_a_descent_says_so(data: Data) -> None:
     model, optimizer = fresh(data)
     result = find_lr(model, data, optimizer, sweep=Sweep(1e-9, 1e-8, 40), config=CPU)
     assert result.suggested_lr is None
+    assert result.stop.to_dict() == {"kind": "finished", "detail": "finished 40 steps"}
     assert (
         result.suggestion.reason.startswith("no reliable suggestion") and "noise" in result.suggestion.reason
     )

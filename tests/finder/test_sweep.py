@@ -18,7 +18,8 @@ from torch import Tensor, nn
 
 from lrlab.data import Batches, Data, load_dataset
 from lrlab.errors import LrlabError
-from lrlab.finder.sweep import Sweep, SweepConfig, default_sweep, run_sweep, set_param
+from lrlab.finder.hyperparameter import set_param
+from lrlab.finder.sweep import Sweep, SweepConfig, default_sweep, run_sweep
 from lrlab.optim import build_optimizer
 
 CPU = SweepConfig(batch_size=32, device="cpu")
@@ -121,6 +122,7 @@ def test_everything_is_restored_bit_for_bit(data: Data, spec: str, case: str) ->
     else:
         trace = run_sweep(model, data, optimizer, ladder, config=CPU)
         assert trace.stop_reason.startswith("diverged" if case == "diverged" else "finished 12 steps")
+        assert trace.stop.kind == case  # the kind the divergence rule decided, with its words
     assert_identical(before, everything(model, optimizer))
 
 

@@ -243,3 +243,22 @@ def test_a_row_shows_the_seeds_the_runs_trained_with(fake_dir: Path) -> None:
     records = load_runs(fake_dir)
     assert [(r.seed, r.train_seed) for r in records if r.variant == "multistep"] == [(0, 0), (1, 7)]
     assert aggregate(records)[2].seeds == (0, 7)
+
+
+@pytest.mark.parametrize(("world_size", "steps"), [(None, 10), (1, 10), (2, 5), (3, 4)])
+def test_steps_per_epoch_from_config_count_the_recorded_processes(
+    fake_dir: Path, world_size: int | None, steps: int
+) -> None:
+    """A run whose metrics and summary record no steps: the batches of its training examples,
+    ``batch_size`` per process of the world size config.json records (1000 examples, 100 each)."""
+    run = fake_dir / "runs" / "cosine" / "seed1"
+    metrics = (run / "metrics.csv").read_text(encoding="utf-8").splitlines()
+    (run / "metrics.csv").write_text(metrics[0] + "\n", encoding="utf-8")  # no finished epoch
+    summary = json.loads((run / "summary.json").read_text(encoding="utf-8"))
+    (run / "summary.json").write_text(json.dumps(summary | {"steps": 0, "epochs": 0}), encoding="utf-8")
+    if world_size is not None:
+        config = json.loads((run / "config.json").read_text(encoding="utf-8"))
+        config["distributed"] = {"world_size": world_size}
+        (run / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    records = {(r.variant, r.seed): r for r in load_runs(fake_dir)}
+    assert records["cosine", 1].steps_per_epoch == steps

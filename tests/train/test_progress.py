@@ -122,11 +122,11 @@ def _spec(variant: str, index: int) -> Any:
 
 
 def test_compare_shows_each_epoch_of_the_runs_training(tmp_path: Path) -> None:
-    from lrlab.commands.compare import _Progress
+    from lrlab.commands.compare import _RunLines
 
     stream = io.StringIO()
     spec = _spec("cosine", 0)
-    progress = _Progress(quiet=False, stream=stream, terminal=False)
+    progress = _RunLines(quiet=False, stream=stream, terminal=False)
     progress.POLL_S = 3600.0  # the test looks itself
     progress.start(_plan(tmp_path, [spec]))
     try:

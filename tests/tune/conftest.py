@@ -1,5 +1,5 @@
-"""Shared pieces of the tuning tests: one torch thread, a tiny experiment on digits, and a
-throwaway PostgreSQL server."""
+"""Shared pieces of the tuning tests: one torch thread, a tiny experiment on digits, updates per
+epoch of a training set, and a throwaway PostgreSQL server."""
 
 from __future__ import annotations
 
@@ -10,10 +10,12 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from lrlab.data.batches import batch_count
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = """
@@ -41,6 +43,11 @@ schedule = "choice('constant', 'cosine')"
 def tiny_toml(search: str = SEARCH, *, epochs: int = 4, model: str = "mlp(widths=[32])") -> str:
     """An experiment file: a small MLP on digits, a few epochs, val_acc monitored."""
     return TINY.format(search=search, epochs=epochs, model=model)
+
+
+def batches_of(samples: int) -> Callable[[int], int]:
+    """Updates per epoch of ``samples`` training samples at a trial's batch size."""
+    return lambda batch_size: batch_count(samples, batch_size)
 
 
 def cli_env() -> dict[str, str]:

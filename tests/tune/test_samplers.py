@@ -13,17 +13,11 @@ from lrlab.config import validate
 from lrlab.errors import LrlabError
 from lrlab.optim import parse_optimizer
 from lrlab.tune.objective import TrialReporter
+from lrlab.tune.run import tune
+from lrlab.tune.samplers import PRUNERS, SAMPLERS, first_rung, grid_of, make_pruner, make_sampler
 from lrlab.tune.space import build_space
-from lrlab.tune.study import (
-    PRUNERS,
-    SAMPLERS,
-    TuneConfig,
-    first_rung,
-    grid_of,
-    make_pruner,
-    make_sampler,
-    tune,
-)
+from lrlab.tune.study import TuneConfig
+from tests.tune.conftest import batches_of
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 GRID = {"lr": "choice(0.01, 0.1)", "momentum": "uniform(0.8, 0.9, step=0.1)", "warmup": "int(0, 1)"}
@@ -46,7 +40,7 @@ def test_every_sampler_samples_a_space(name: str) -> None:
     study = optuna.create_study(sampler=sampler)
     for _ in range(6):
         trial = study.ask()
-        drawn = space.sample(trial, train_size=1000)
+        drawn = space.sample(trial, steps_per_epoch=batches_of(1000))
         assert parse_optimizer(drawn.optimizer.name).name == "sgd"
         study.tell(trial, stand_in(drawn.optimizer.lr))
     assert len(study.trials) == 6
@@ -150,7 +144,9 @@ def test_the_last_step_of_cross_validation_is_that_of_the_last_fold() -> None:
 def test_the_tpe_sampler_finds_the_stand_ins_minimum() -> None:
     space = build_space(validate({"search": {"lr": "loguniform(1e-4, 1)"}}))
     study = optuna.create_study(sampler=make_sampler("tpe", seed=0, space=space, trials=40))
-    study.optimize(lambda trial: stand_in(space.sample(trial, train_size=100).optimizer.lr), n_trials=40)
+    study.optimize(
+        lambda trial: stand_in(space.sample(trial, steps_per_epoch=batches_of(100)).optimizer.lr), n_trials=40
+    )
     assert abs(math.log10(study.best_params["lr"] / 0.05)) < 0.3
 
 

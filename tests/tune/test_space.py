@@ -11,10 +11,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lrlab.config import Experiment, validate
+from lrlab.data import load_dataset
 from lrlab.errors import LrlabError
 from lrlab.optim import parse_optimizer
+from lrlab.scaling import ScalingRule
 from lrlab.schedules import parse
-from lrlab.tune.space import LrScaling, build_space, rescale_steps, sized_schedule
+from lrlab.task import Task
+from lrlab.tune.objective import updates_per_epoch
+from lrlab.tune.space import build_space, rescale_steps, sized_schedule
+from tests.tune.conftest import batches_of
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -29,7 +34,7 @@ def sample(exp: Experiment, seed: int = 0, count: int = 20) -> list[tuple[Experi
     drawn = []
     for _ in range(count):
         trial = study.ask()
-        drawn.append((space.sample(trial, train_size=1000), dict(trial.params)))
+        drawn.append((space.sample(trial, steps_per_epoch=batches_of(1000)), dict(trial.params)))
         study.tell(trial, 0.0)
     return drawn
 
@@ -155,20 +160,33 @@ def test_lr_scales_with_the_batch_size_and_step_durations_follow() -> None:
     for rule, expected in (("linear", 2.0), ("sqrt", math.sqrt(2.0))):
         drawn = space.sample(
             optuna.trial.FixedTrial({"batch_size": 256, "lr": 0.001}),
-            train_size=1000,
-            scaling=LrScaling(rule, 128),  # type: ignore[arg-type]
+            steps_per_epoch=batches_of(1000),
+            scaling=ScalingRule(rule, 128),  # type: ignore[arg-type]
         )
         assert drawn.optimizer.lr == pytest.approx(0.001 * expected)
         assert drawn.schedule == "warmup(steps=50, start=0.1) >> cosine(steps=450)"
     small = space.sample(
         optuna.trial.FixedTrial({"batch_size": 64, "lr": 0.001}),
-        train_size=1000,
-        scaling=LrScaling("linear", 128),
+        steps_per_epoch=batches_of(1000),
+        scaling=ScalingRule("linear", 128),
     )
     assert small.optimizer.lr == pytest.approx(0.0005)
     assert small.schedule == "warmup(steps=200, start=0.1) >> cosine(steps=1800)"
-    unscaled = space.sample(optuna.trial.FixedTrial({"batch_size": 256, "lr": 0.001}), train_size=1000)
+    unscaled = space.sample(
+        optuna.trial.FixedTrial({"batch_size": 256, "lr": 0.001}), steps_per_epoch=batches_of(1000)
+    )
     assert unscaled.optimizer.lr == 0.001 and unscaled.schedule == exp.schedule
+
+
+def test_a_trials_updates_per_epoch_follow_its_batch_size() -> None:
+    exp = validate({"train": {"batch_size": 32}})
+    data = load_dataset("synthetic-classification(n=100)", seed=0, normalize=False)
+    per_epoch = updates_per_epoch(data, exp)
+    samples = len(data.x_train)
+    assert [per_epoch(batch) for batch in (32, 64, 7)] == [-(-samples // b) for b in (32, 64, 7)]
+    task = Task(train=range(10), steps_per_epoch=10)  # ten batches of 32 samples
+    per_epoch = updates_per_epoch(task, exp)
+    assert [per_epoch(batch) for batch in (32, 64, 48)] == [10, 5, 7]
 
 
 def test_rescaling_touches_every_duration_and_point_in_steps() -> None:
@@ -190,7 +208,7 @@ def test_a_trial_is_rebuilt_exactly_from_its_parameters() -> None:
     exp = experiment({"space": "optimizers"})
     space = build_space(exp)
     for drawn, params in sample(exp, seed=3, count=10):
-        assert space.sample(optuna.trial.FixedTrial(params), train_size=1000) == drawn
+        assert space.sample(optuna.trial.FixedTrial(params), steps_per_epoch=batches_of(1000)) == drawn
 
 
 @settings(max_examples=25, deadline=None)

@@ -18,9 +18,11 @@ import torch
 from lrlab.cli import main
 from lrlab.config import load_experiment
 from lrlab.errors import LrlabError
+from lrlab.tune.export import TuneResult
 from lrlab.tune.objective import cv_folds
+from lrlab.tune.run import tune
 from lrlab.tune.storage import default_url
-from lrlab.tune.study import TuneConfig, TuneResult, tune
+from lrlab.tune.study import TuneConfig
 from tests.tune.conftest import tiny_toml
 
 

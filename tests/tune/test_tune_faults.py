@@ -16,8 +16,9 @@ import pytest
 
 from lrlab.cli import main
 from lrlab.config import load_experiment
+from lrlab.tune.run import tune
 from lrlab.tune.storage import check_url, default_url
-from lrlab.tune.study import TuneConfig, tune, worker_count
+from lrlab.tune.study import TuneConfig, worker_count
 from tests.fault_plugins import GATE_ENV, gate_passed
 from tests.procs import descendants, kill_all, survivors
 from tests.tune.conftest import cli_env, tiny_toml

@@ -19,8 +19,9 @@ import pytest
 
 from lrlab.cli import main
 from lrlab.config import load_experiment
+from lrlab.tune.run import tune
 from lrlab.tune.storage import default_url, open_storage, with_installed_driver
-from lrlab.tune.study import TuneConfig, tune
+from lrlab.tune.study import TuneConfig
 from tests.tune.conftest import cli_env, tiny_toml
 
 SLOW = "tests.train.plugins:slow_mlp"  # 10 ms per step: trials last long enough to overlap

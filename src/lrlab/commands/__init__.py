@@ -1,2 +1,3 @@
-"""Subcommands of ``lrlab`` too large for ``cli.py``: each module holds its argument setup and
-its ``run``, and imports torch only inside ``run``."""
+"""The subcommands of ``lrlab``, one module each: its texts (``SUMMARY``, ``DESCRIPTION``,
+``EXAMPLES``), ``add_arguments(parser)`` and ``run(args)``; torch is imported only inside ``run``.
+:data:`lrlab.cli.COMMANDS` registers them."""

@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     if args.jobs < 0:
         raise invalid("--jobs", "an integer >= 0 (0: one per CPU)", args.jobs)
     experiment = build_experiment(args)
-    progress = _Progress(quiet=args.quiet)
+    progress = _RunLines(quiet=args.quiet)
     try:
         result = compare(
             experiment,
@@ -109,10 +109,10 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-class _Progress:
-    """What a comparison shows on stderr: what will be trained, then, while runs train, their
-    epochs as metrics.csv grows (a line each in a log; a live status line on a terminal), and one
-    line per finished run."""
+class _RunLines:
+    """What a comparison shows on stderr (its :class:`~lrlab.compare.RunWatcher`): what will be
+    trained, then, while runs train, their epochs as metrics.csv grows (a line each in a log; a
+    live status line on a terminal), and one line per finished run."""
 
     POLL_S = 0.5
 

@@ -9,9 +9,7 @@ step), ``summary.json`` (the suggestions, the recommendation, the command to tra
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
-import math
 import shlex
 import sys
 from pathlib import Path
@@ -25,7 +23,8 @@ from lrlab.namespaces import FIND_LR_OUT
 if TYPE_CHECKING:
     from lrlab.config import Experiment
     from lrlab.distributed import World
-    from lrlab.finder import RangeTestResult, Recommendation
+    from lrlab.finder import Confirmation, RangeTestResult, Recommendation, Sweep, SweepConfig
+    from lrlab.finder.experiment import Options
 
 SUMMARY = "suggest a learning rate and schedule with a range test"
 DESCRIPTION = (
@@ -135,32 +134,34 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _range_test(args: argparse.Namespace, experiment: Experiment, world: World) -> int:
-    from lrlab.finder import SweepConfig, recommend
-    from lrlab.train.feed import steps_per_epoch
+    from lrlab.finder import recommend
+    from lrlab.finder.experiment import (
+        ladder,
+        range_test_folder,
+        recommendation_record,
+        schedule_length,
+        sweep_config,
+    )
     from lrlab.train.setup import build_model_and_optimizer, load_task
 
     if not world.main:
         args.quiet = True
+    options = _options(args)
     data = load_task(experiment)
     model, optimizer, _ = build_model_and_optimizer(experiment, data)
-    train = experiment.train
-    config = SweepConfig(
-        batch_size=train.batch_size, seed=train.seed, device=train.device, divergence=args.divergence,
-        accumulation=args.accumulation, amp=train.amp, grad_clip=train.grad_clip, validation=args.validation,
-        eval_batch_size=train.eval_batch_size,
-    )  # fmt: skip
-    ladder = _sweep(args, optimizer)
-    _say(args, f"range test of {args.param}: {ladder.start:g} to {ladder.end:g} in {ladder.steps} steps")
-    result = _range_test_with_progress(args, model, data, optimizer, ladder=ladder, config=config)
+    config = sweep_config(experiment, options)
+    sweep = ladder(optimizer, options)
+    _say(args, f"range test of {args.param}: {sweep.start:g} to {sweep.end:g} in {sweep.steps} steps")
+    result = _range_test_with_progress(args, model, data, optimizer, sweep=sweep, config=config)
     confirmation = _confirm(args, experiment, data, result)
-    steps = train.epochs * (
-        1 if train.interval == "epoch" else steps_per_epoch(data, train.batch_size, world)
-    )
-    recommendation = recommend(result, max(steps, 2), confirmation)
+    recommendation = recommend(result, schedule_length(experiment, data, world), confirmation)
     if not world.main:
         return 0
-    folder = _folder(args, experiment, world.size)
-    report = _report(args, result, recommendation, folder, world.size)
+    folder = range_test_folder(args.out, experiment, options, world.size)
+    command = _command(args, recommendation, world.size)
+    report = recommendation_record(
+        result, recommendation, command=command, folder=folder, processes=world.size
+    )
     _write(args, result, report, folder)
     if args.format == "json":
         json.dump(report, sys.stdout, allow_nan=False)
@@ -170,19 +171,28 @@ def _range_test(args: argparse.Namespace, experiment: Experiment, world: World) 
     return 0
 
 
+def _options(args: argparse.Namespace) -> Options:
+    """The range test's options: the flags of the same names."""
+    from dataclasses import fields
+
+    from lrlab.finder.experiment import Options
+
+    return Options(**{field.name: getattr(args, field.name) for field in fields(Options)})
+
+
 def _range_test_with_progress(
-    args: argparse.Namespace, model: Any, data: Any, optimizer: Any, *, ladder: Any, config: Any
+    args: argparse.Namespace, model: Any, data: Any, optimizer: Any, *, sweep: Sweep, config: SweepConfig
 ) -> RangeTestResult:
     """The range test with its steps shown on stderr: a bar on a terminal, about ten lines in a log."""
     from lrlab.finder import range_test
     from lrlab.train.logging import Progress
 
-    total = args.repeats * ladder.steps
+    total = args.repeats * sweep.steps
     with Progress(
         total, quiet=args.quiet, description="range test", history=False, every=max(1, total // 10)
     ) as bar:
         return range_test(
-            model, data, optimizer, args.param, sweep=ladder, config=config, repeats=args.repeats,
+            model, data, optimizer, args.param, sweep=sweep, config=config, repeats=args.repeats,
             progress=lambda done, _total: bar.update(done),
         )  # fmt: skip
 
@@ -192,59 +202,32 @@ def _say(args: argparse.Namespace, message: str) -> None:
         print(f"lrlab: {message}", file=sys.stderr)
 
 
-def _sweep(args: argparse.Namespace, optimizer: Any) -> Any:
-    from lrlab.finder import Sweep, default_sweep
-    from lrlab.finder.sweep import check_param
-
-    default = default_sweep(optimizer, check_param(optimizer, args.param), args.steps)
-    return Sweep(
-        args.start if args.start is not None else default.start,
-        args.end if args.end is not None else default.end,
-        args.steps,
-        args.mode or default.mode,
-    )
-
-
-def _confirm(args: argparse.Namespace, experiment: Experiment, data: Any, result: RangeTestResult) -> Any:
+def _confirm(
+    args: argparse.Namespace, experiment: Experiment, data: Any, result: RangeTestResult
+) -> Confirmation | None:
     if not args.confirm or result.suggested_lr is None:
         return None
     from lrlab.data import Data
     from lrlab.finder import confirm
+    from lrlab.finder.experiment import confirm_config
     from lrlab.finder.recommend import confirm_factors, factors_text
     from lrlab.train.setup import build_model_and_optimizer
-    from lrlab.train.state import FitConfig
 
     if isinstance(data, Data) and data.x_val is None:
         raise LrlabError("--confirm scores trainings on a validation split: set --val-fraction > 0.")
-    train = experiment.train
-    epochs = args.confirm_epochs or min(train.epochs, 3)
+    epochs = args.confirm_epochs or min(experiment.train.epochs, 3)
     factors = factors_text(confirm_factors(args.confirm))
     _say(args, f"confirming with {args.confirm} trainings of {epochs} epochs ({factors})")
-    config = FitConfig(
-        epochs=epochs, batch_size=train.batch_size, seed=train.seed, device=train.device,
-        grad_clip=train.grad_clip, amp=train.amp, eval_batch_size=train.eval_batch_size, quiet=True,
-    )  # fmt: skip
 
     def build(lr: float) -> Any:
         return build_model_and_optimizer(experiment, data, lr)[:2]
 
+    config = confirm_config(experiment, epochs)
     return confirm(build, data, result.suggested_lr, trainings=args.confirm, config=config, cap=result.lowest)
 
 
-def _folder(args: argparse.Namespace, experiment: Experiment, world_size: int) -> Path:
-    from lrlab.train.run import run_name
-
-    settings = {key: getattr(args, key) for key in ("param", "start", "end", "steps", "mode", "repeats")}
-    settings |= {key: getattr(args, key) for key in ("divergence", "accumulation", "validation")}
-    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:6]
-    return (
-        Path(args.out).expanduser()
-        / experiment.name
-        / f"find-{args.param}-{run_name(experiment, world_size)}-{digest}"
-    )
-
-
 def _command(args: argparse.Namespace, recommendation: Recommendation, world_size: int) -> str | None:
+    """The ``lrlab train`` command line of the recommendation (``None`` without an LR to train with)."""
     if recommendation.lr is None or args.param != "lr":
         return None
     words = ["lrlab", "train"] + ([args.experiment] if args.experiment else [])
@@ -252,38 +235,6 @@ def _command(args: argparse.Namespace, recommendation: Recommendation, world_siz
     words += ["--lr", f"{recommendation.lr:.3g}", "--schedule", recommendation.schedule or "constant()"]
     words += ["--nproc", str(world_size)] if world_size > 1 else []  # the global batch it was found for
     return shlex.join(words)
-
-
-def _report(
-    args: argparse.Namespace,
-    result: RangeTestResult,
-    recommendation: Recommendation,
-    folder: Path,
-    world_size: int,
-) -> dict[str, Any]:
-    answer = result.suggestion
-    key = "suggested_lr" if args.param == "lr" else f"suggested_{args.param}"
-    report: dict[str, Any] = {
-        key: recommendation.lr if args.param == "lr" else answer.value,
-        "reason": answer.reason,
-        "confidence": answer.confidence,
-        "range": list(recommendation.range) if recommendation.range and args.param == "lr" else None,
-        "schedule": recommendation.schedule if args.param == "lr" else None,
-        "one_cycle": recommendation.one_cycle if args.param == "lr" else None,
-        "command": _command(args, recommendation, world_size),
-        "methods": {a.method: a.value for a in result.suggestions},
-        "stop_reason": result.stop_reason,
-        "steps": len(result.values),
-        "run_dir": str(folder),
-        "processes": world_size,
-    }
-    if recommendation.confirmation is not None:
-        trials = recommendation.confirmation.trials
-        report["confirmation"] = {
-            "metric": recommendation.confirmation.metric,
-            "trials": [{"lr": t.lr, "score": t.score if math.isfinite(t.score) else None} for t in trials],
-        }
-    return report
 
 
 def _write(args: argparse.Namespace, result: RangeTestResult, report: dict[str, Any], folder: Path) -> None:

@@ -20,7 +20,8 @@ from lrlab.namespaces import TUNE_OUT
 
 if TYPE_CHECKING:
     from lrlab.config import Experiment
-    from lrlab.tune.study import TuneConfig, TuneResult
+    from lrlab.tune.export import TuneResult
+    from lrlab.tune.study import TuneConfig
 
 SUMMARY = "tune the LR, schedule and optimizer settings (Optuna)"
 DESCRIPTION = (
@@ -112,12 +113,13 @@ def build_experiment(args: argparse.Namespace) -> Experiment:
 
 def build_config(args: argparse.Namespace) -> TuneConfig:
     """The study settings from the flags (checked)."""
+    from lrlab.parallel import available_cpus
     from lrlab.tune.study import TuneConfig
 
     return TuneConfig(
         trials=args.trials,
         timeout=args.timeout,
-        workers=default_workers() if args.workers is None else args.workers,
+        workers=available_cpus() if args.workers is None else args.workers,  # default: one per CPU
         storage=args.storage,
         study=args.study,
         sampler=args.sampler,
@@ -133,16 +135,10 @@ def build_config(args: argparse.Namespace) -> TuneConfig:
     )
 
 
-def default_workers() -> int:
-    """One worker per CPU this process may use."""
-    import os
-
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
 def run(args: argparse.Namespace) -> int:
     """``lrlab tune``: check everything, run the study, print the best configuration."""
-    from lrlab.tune.study import check, study_folder, tune, worker_count
+    from lrlab.tune.run import tune
+    from lrlab.tune.study import check, study_folder, worker_count
     from lrlab.tune.workers import log_trials
 
     config = build_config(args)

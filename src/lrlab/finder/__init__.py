@@ -5,6 +5,12 @@ restores the model, optimizer and random generators), pure suggestion functions 
 (:data:`METHODS`, the default :func:`combine`), the recommendation (:func:`recommend`,
 :func:`confirm`) and the picture (:func:`plot_range_test`). :func:`find_lr` puts the first two
 together and returns a frozen :class:`RangeTestResult`.
+
+Modules: ``hyperparameter`` (what a test sweeps, written into the param groups), ``sweep`` (the
+ladder and the run), ``restore``, ``curve`` and ``descent`` (the curve the suggestions read),
+``suggest`` (the methods), ``find`` (:func:`find_lr`, :func:`range_test`), ``outcome`` (the
+result and its files), ``recommend``, ``plot``, and ``experiment`` (a test of an
+:class:`~lrlab.config.Experiment` as ``lrlab find-lr`` runs it: options, folder, record).
 """
 
 from __future__ import annotations
@@ -12,8 +18,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from lrlab.finder.curve import Curve, trend
+from lrlab.finder.find import find_lr, range_test
+from lrlab.finder.outcome import RangeTestResult, write_range_test
 from lrlab.finder.recommend import Confirmation, Recommendation, Trial, confirm, recommend
-from lrlab.finder.result import RangeTestResult, find_lr, range_test, write_range_test
 from lrlab.finder.suggest import METHODS, Suggestion, combine, register, suggest_all
 from lrlab.finder.sweep import Sweep, SweepConfig, Trace, default_sweep, run_sweep
 from lrlab.smoothing import ema

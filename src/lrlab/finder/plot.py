@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from lrlab.errors import invalid
-from lrlab.finder.result import RangeTestResult
+from lrlab.finder.outcome import RangeTestResult
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

@@ -17,7 +17,7 @@ from torch import nn
 
 from lrlab.data import Data
 from lrlab.errors import LrlabError, invalid
-from lrlab.finder.result import RangeTestResult
+from lrlab.finder.outcome import RangeTestResult
 from lrlab.schedules import cosine, one_cycle, warmup
 from lrlab.task import Task
 from lrlab.train.loop import fit

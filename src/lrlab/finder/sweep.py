@@ -41,17 +41,15 @@ from torch import nn
 from lrlab.data import Data
 from lrlab.distributed import World, current, device_for
 from lrlab.errors import LrlabError, invalid
+from lrlab.finder.hyperparameter import Hyperparameter, check_param, set_param
 from lrlab.finder.restore import restore, save
 from lrlab.smoothing import Divergence
 from lrlab.task import Task
-from lrlab.torch_bridge import write_lrs
-from lrlab.train.averaged import check_lr_sweep, sweep_mode
+from lrlab.train.averaged import sweep_mode
 from lrlab.train.feed import Scores, Workload, bind
 from lrlab.train.step import loss_function, resolve_device, training_module, update
+from lrlab.train.stop import Stop
 
-Hyperparameter = Literal["lr", "weight_decay", "momentum"]  # what a range test sweeps
-HYPERPARAMETERS: tuple[Hyperparameter, ...] = ("lr", "weight_decay", "momentum")
-Param = Hyperparameter  # the former name, still read by lrlab.finder.result
 BURN_IN = 4  # steps of a sweep before a spike of the smoothed loss counts
 ADAPTIVE = (torch.optim.Adam, torch.optim.AdamW, torch.optim.RMSprop, torch.optim.Adagrad)
 
@@ -156,51 +154,20 @@ class SweepConfig:
 
 @dataclass(frozen=True)
 class Trace:
-    """What one run recorded: the values tried, raw and smoothed losses, and why it stopped."""
+    """What one run recorded: the values tried, raw and smoothed losses, and how it stopped
+    (``stop``: ``diverged`` when the divergence rule stopped it, else ``finished``)."""
 
     param: Hyperparameter
     values: tuple[float, ...]
     losses: tuple[float, ...]
     smoothed: tuple[float, ...]
-    stop_reason: str
+    stop: Stop
     seconds: float
 
-
-def set_param(
-    optimizer: torch.optim.Optimizer, param: Hyperparameter, value: float, ratios: list[float]
-) -> None:
-    """Write ``value`` into every group: the LR times the group's ratio to the base LR, the
-    momentum (Adam's first beta) as is, the weight decay into groups that are not exempt."""
-    if param == "lr":
-        write_lrs(optimizer, ratios, value)
-        return
-    for group in optimizer.param_groups:
-        if param == "momentum" and "betas" in group:
-            group["betas"] = (value, group["betas"][1])
-        elif param == "momentum":
-            group["momentum"] = value
-        elif not _decay_exempt(group):
-            group["weight_decay"] = value
-
-
-def _decay_exempt(group: dict[str, object]) -> bool:
-    params = group["params"]
-    return isinstance(params, list) and all(p.ndim <= 1 for p in params)
-
-
-def check_param(optimizer: torch.optim.Optimizer, param: str) -> Hyperparameter:
-    """``param`` as a sweepable hyperparameter of ``optimizer``, or an error naming the fix."""
-    if param not in HYPERPARAMETERS:
-        raise invalid("param", "'lr', 'weight_decay' or 'momentum'", param)
-    if param == "lr":
-        check_lr_sweep(optimizer)  # Prodigy: nothing to find
-    group = optimizer.param_groups[0]
-    if param == "momentum" and "momentum" not in group and "betas" not in group:
-        fix = "Sweep momentum with sgd, rmsprop, adam or adamw."
-        raise invalid("param", f"a setting {type(optimizer).__name__} has", param, fix)
-    if param == "weight_decay" and "weight_decay" not in group:
-        raise invalid("param", f"a setting {type(optimizer).__name__} has", param)
-    return param
+    @property
+    def stop_reason(self) -> str:
+        """Why the run stopped, in words."""
+        return self.stop.detail
 
 
 def run_sweep(
@@ -268,7 +235,7 @@ def _sweep(
     batches, micro, clip = _batches(workload), config.accumulation, config.grad_clip
     watch = Divergence(beta=config.beta, threshold=config.divergence, burn_in=BURN_IN)
     values, losses, smoothed = [], [], []
-    reason = f"finished {sweep.steps} steps"
+    stop = Stop("finished", f"finished {sweep.steps} steps")
     model.train()
     sweep_mode(optimizer)  # schedule-free: train mode, its own warmup off (restored afterwards)
     for step, value in enumerate(sweep.values()):
@@ -284,9 +251,9 @@ def _sweep(
         if progress is not None:
             progress(step + 1, sweep.steps)
         if problem is not None:
-            reason = f"diverged at step {step + 1}: {problem} at {param}={value:.3g}"
+            stop = Stop("diverged", f"diverged at step {step + 1}: {problem} at {param}={value:.3g}")
             break
-    return Trace(param, tuple(values), tuple(losses), tuple(smoothed), reason, time.perf_counter() - began)
+    return Trace(param, tuple(values), tuple(losses), tuple(smoothed), stop, time.perf_counter() - began)
 
 
 def _held_out(workload: Workload) -> Scores:

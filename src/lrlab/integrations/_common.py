@@ -21,7 +21,7 @@ from torch import Tensor, nn
 from torch.optim.lr_scheduler import LRScheduler
 
 from lrlab.errors import LrlabError, invalid
-from lrlab.finder.result import RangeTestResult
+from lrlab.finder.outcome import RangeTestResult
 from lrlab.finder.sweep import SweepConfig
 
 # recommend() also writes a one-cycle spec, whose peak (at 30%) needs at least 4 steps

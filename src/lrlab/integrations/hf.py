@@ -27,9 +27,9 @@ from transformers import Trainer, TrainerCallback, TrainerControl, TrainerState,
 from transformers.trainer_utils import SchedulerType
 
 from lrlab.errors import LrlabError, invalid
+from lrlab.finder.find import find_lr as range_test
+from lrlab.finder.outcome import RangeTestResult
 from lrlab.finder.recommend import Recommendation, recommend
-from lrlab.finder.result import RangeTestResult
-from lrlab.finder.result import find_lr as range_test
 from lrlab.finder.sweep import Sweep, SweepConfig, default_sweep
 from lrlab.integrations._common import (
     SHORTEST,

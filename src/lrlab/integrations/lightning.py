@@ -26,8 +26,9 @@ from lightning.pytorch.utilities.parsing import lightning_hasattr, lightning_set
 from torch import Tensor, nn
 
 from lrlab.errors import LrlabError, invalid
+from lrlab.finder.find import find_lr
+from lrlab.finder.outcome import RangeTestResult
 from lrlab.finder.recommend import Recommendation, recommend
-from lrlab.finder.result import RangeTestResult, find_lr
 from lrlab.finder.sweep import Sweep, SweepConfig, default_sweep
 from lrlab.integrations._common import (
     SHORTEST,

@@ -22,6 +22,8 @@ METRICS_CSV = "metrics.csv"
 SUMMARY_JSON = "summary.json"
 CHECKPOINT_PT = "checkpoint.pt"
 BEST_PT = "best.pt"
+EXPERIMENT_TOML = "experiment.toml"  # a comparison's or a study's resolved experiment
+COMPARISON_RUNS = "runs"  # a comparison's runs: runs/<variant>/seed<k>/
 RUN_FILES = (CONFIG_JSON, METRICS_CSV, CHECKPOINT_PT, BEST_PT, SUMMARY_JSON)  # in the order they appear
 
 

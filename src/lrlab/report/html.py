@@ -23,12 +23,12 @@ from typing import Any
 
 from lrlab import __version__
 from lrlab.record import write_text
-from lrlab.record.files import dig
+from lrlab.record.files import EXPERIMENT_TOML, dig
 from lrlab.report.comparison import comparison_figures, save_comparison_figures
 from lrlab.report.page import document, png_size
 from lrlab.report.plots import LABELS, variant_colors
 from lrlab.report.records import SUMMARY_CSV, VariantRow, aggregate, stat_heading, write_summary_csv
-from lrlab.report.runs import EXPERIMENT, RunRecord, load_runs, nonfinite_cells, read_experiment
+from lrlab.report.runs import RunRecord, load_runs, nonfinite_cells, read_experiment
 
 REPORT = "report.html"
 FIGURES = "figures"
@@ -107,7 +107,7 @@ def rerun_commands(root: Path, name: str) -> list[str]:
     (``lrlab compare`` writes ``<out>/<name>/``)."""
     out = root.parent / f"{root.name}-rerun"
     return [
-        f"lrlab compare {shlex.quote(str(root / EXPERIMENT))} --out {shlex.quote(str(out))}",
+        f"lrlab compare {shlex.quote(str(root / EXPERIMENT_TOML))} --out {shlex.quote(str(out))}",
         f"lrlab report {shlex.quote(str(out / name))}",
     ]
 

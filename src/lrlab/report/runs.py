@@ -17,17 +17,25 @@ import math
 import os
 import re
 import tomllib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from lrlab.errors import LrlabError
-from lrlab.record.files import CONFIG_JSON, METRICS_CSV, SUMMARY_JSON, dig, read_json, read_text, shown
+from lrlab.record.files import (
+    COMPARISON_RUNS,
+    CONFIG_JSON,
+    EXPERIMENT_TOML,
+    METRICS_CSV,
+    SUMMARY_JSON,
+    dig,
+    read_json,
+    read_text,
+    shown,
+)
 from lrlab.record.metrics import MAX_EPOCHS, read_metrics
 
-EXPERIMENT = "experiment.toml"
-RUNS = "runs"
 _SEED_DIR = re.compile(r"seed(\d+)")
 MAX_STEPS_PER_EPOCH = 10**9
 
@@ -73,7 +81,7 @@ class RunRecord:
 
 def read_experiment(compare_dir: str | os.PathLike[str]) -> tuple[str, dict[str, Any]]:
     """The text of ``<dir>/experiment.toml`` and its parsed tables."""
-    path = Path(compare_dir) / EXPERIMENT
+    path = Path(compare_dir) / EXPERIMENT_TOML
     text = read_text(path)
     try:
         return text, tomllib.loads(text)
@@ -89,12 +97,12 @@ def load_runs(compare_dir: str | os.PathLike[str]) -> list[RunRecord]:
         LrlabError: ``compare_dir`` holds no runs, or a run's file is missing or damaged.
     """
     root = Path(compare_dir)
-    runs = root / RUNS
+    runs = root / COMPARISON_RUNS
     seed_dirs = sorted(runs.glob("*/seed*")) if runs.is_dir() else []
     found = [(d.parent.name, int(m[1]), d) for d in seed_dirs if (m := _SEED_DIR.fullmatch(d.name))]
     if not found:
         raise LrlabError(
-            f"{root} is not a comparison directory: it holds no {RUNS}/<variant>/seed<k>/ run "
+            f"{root} is not a comparison directory: it holds no {COMPARISON_RUNS}/<variant>/seed<k>/ run "
             "directories. Point at the folder 'lrlab compare' wrote."
         )
     order = _variant_order(root)
@@ -103,7 +111,7 @@ def load_runs(compare_dir: str | os.PathLike[str]) -> list[RunRecord]:
 
 
 def _variant_order(root: Path) -> dict[str, int]:
-    if not (root / EXPERIMENT).exists():
+    if not (root / EXPERIMENT_TOML).exists():
         return {}
     _, experiment = read_experiment(root)
     variants = experiment.get("variant", [])
@@ -144,23 +152,31 @@ def _load_run(variant: str, seed: int, path: Path) -> RunRecord:
 def _steps_per_epoch(
     metrics: Sequence[Mapping[str, float]], summary: Mapping[str, Any], config: Mapping[str, Any]
 ) -> int | None:
-    """Recorded steps / epochs, else ceil(training examples / batch size) from config.json;
+    """Recorded steps / epochs, else the batches of the training examples from config.json;
     ``None`` when nothing sensible (finite, at most :data:`MAX_STEPS_PER_EPOCH`) is recorded."""
-    candidates: list[float] = []
-    if metrics:
-        step, epoch = metrics[-1].get("step", 0.0), metrics[-1].get("epoch", 0.0)
-        if math.isfinite(step) and step > 0 and epoch > 0:
-            candidates.append(step / epoch)
-    steps, epochs = summary.get("steps"), summary.get("epochs")
-    if isinstance(steps, int) and isinstance(epochs, int) and _count(steps) and _count(epochs):
-        candidates.append(steps / epochs)
-    size, batch = dig(config, "data", "train"), dig(config, "experiment", "train", "batch_size")
-    if isinstance(size, int) and isinstance(batch, int) and _count(size) and _count(batch):
-        candidates.append(-(-size // batch))
-    for candidate in candidates:
+    for candidate in _step_counts(metrics, summary, config):
         if 1 <= round(candidate) <= MAX_STEPS_PER_EPOCH:
             return round(candidate)
     return None
+
+
+def _step_counts(
+    metrics: Sequence[Mapping[str, float]], summary: Mapping[str, Any], config: Mapping[str, Any]
+) -> Iterator[float]:
+    """What the run's files say its steps per epoch are, the most direct first."""
+    if metrics:
+        step, epoch = metrics[-1].get("step", 0.0), metrics[-1].get("epoch", 0.0)
+        if math.isfinite(step) and step > 0 and epoch > 0:
+            yield step / epoch
+    steps, epochs = summary.get("steps"), summary.get("epochs")
+    if isinstance(steps, int) and isinstance(epochs, int) and _count(steps) and _count(epochs):
+        yield steps / epochs
+    size, batch = dig(config, "data", "train"), dig(config, "experiment", "train", "batch_size")
+    world = dig(config, "distributed", "world_size", default=1)  # per process: the global batch
+    if all(_count(value) for value in (size, batch, world)):
+        from lrlab.data.batches import batch_count  # imports torch: only when nothing else is recorded
+
+        yield batch_count(size, batch, world)
 
 
 def _count(value: object) -> bool:

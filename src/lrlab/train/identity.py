@@ -15,8 +15,8 @@ from typing import Any
 
 from lrlab import __version__
 from lrlab.config import Experiment
+from lrlab.record.files import CONFIG_JSON
 
-CONFIG = "config.json"
 Identity = dict[str, Any]
 
 
@@ -75,7 +75,7 @@ def recorded_identity(folder: Path) -> Identity | None:
     """The identity a run folder's ``config.json`` records (``None``: no readable record). Records
     written before data files were recorded count as recording none."""
     try:
-        record = json.loads((folder / CONFIG).read_text(encoding="utf-8"))
+        record = json.loads((folder / CONFIG_JSON).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     if not isinstance(record, dict):

@@ -1,14 +1,19 @@
 """Tuning (``lrlab tune``): Optuna studies over learning rate, schedule and optimizer settings.
 
-The only package of lrlab that imports optuna, and only in the modules that run studies:
-:mod:`~lrlab.tune.grammar` (the ``[search]`` grammar) and :mod:`~lrlab.tune.space` (search
-spaces → experiments) load without it, so reading an experiment file never needs optuna.
-Importing this package loads the grammar only; the other names load on first use.
+The only package of lrlab that imports optuna, and only in the modules that run studies: the
+``[search]`` grammar belongs to the experiment file (:mod:`lrlab.config.search`,
+:mod:`lrlab.config.distributions`) and :mod:`~lrlab.tune.space` (search spaces → experiments)
+loads without optuna, so reading an experiment file never needs it. Importing this package loads
+the grammar only; the other names load on first use.
+
+From the bottom up: :mod:`~lrlab.tune.space`, :mod:`~lrlab.tune.storage` (storage URLs, SQLite
+made safe for several workers), :mod:`~lrlab.tune.samplers` (samplers and pruners by name),
+:mod:`~lrlab.tune.study` (the settings, opening and checking a study, the trial budget),
 :mod:`~lrlab.tune.objective` (a trial = a fit that reports each epoch, with pruning and k-fold
-cross-validation), :mod:`~lrlab.tune.storage` (storage URLs, SQLite made safe for several
-workers), :mod:`~lrlab.tune.study` (samplers and pruners by name, workers, resume),
-:mod:`~lrlab.tune.export` (best configuration, final retrain) and :mod:`~lrlab.tune.report`
-(the HTML report) pass Optuna's own objects through.
+cross-validation), :mod:`~lrlab.tune.workers` (processes that run trials), :mod:`~lrlab.tune.final`
+(the final retrain), :mod:`~lrlab.tune.export` (best.toml, trials.csv, the result),
+:mod:`~lrlab.tune.report` (the HTML report) and :mod:`~lrlab.tune.run` (:func:`tune`, which runs
+them in order). They pass Optuna's own objects through.
 """
 
 from __future__ import annotations
@@ -16,11 +21,19 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from lrlab.tune.grammar import BUILTIN_SPACES, KEYS, Distribution, normalize_search, parse_distribution
+from lrlab.config.distributions import Distribution, parse_distribution
+from lrlab.config.schema import normalize_search
+from lrlab.config.search import BUILTIN_SPACES, KEYS
 
 if TYPE_CHECKING:
-    from lrlab.tune.space import LrScaling, Param, SearchSpace, build_space
-    from lrlab.tune.study import PRUNERS, SAMPLERS, TuneConfig, TuneResult, make_pruner, make_sampler, tune
+    from lrlab.scaling import ScalingRule
+    from lrlab.tune.export import TuneResult
+    from lrlab.tune.run import tune
+    from lrlab.tune.samplers import PRUNERS, SAMPLERS, make_pruner, make_sampler
+    from lrlab.tune.space import Param, SearchSpace, build_space
+    from lrlab.tune.study import TuneConfig
+
+    LrScaling = ScalingRule
 
 __all__ = [
     "BUILTIN_SPACES",
@@ -28,8 +41,8 @@ __all__ = [
     "PRUNERS",
     "SAMPLERS",
     "Distribution",
-    "LrScaling",
     "Param",
+    "ScalingRule",
     "SearchSpace",
     "TuneConfig",
     "TuneResult",
@@ -41,23 +54,25 @@ __all__ = [
     "tune",
 ]
 _LAZY = {
-    "lrlab.tune.space": ("LrScaling", "Param", "SearchSpace", "build_space"),
-    "lrlab.tune.study": (
-        "PRUNERS",
-        "SAMPLERS",
-        "TuneConfig",
-        "TuneResult",
-        "make_pruner",
-        "make_sampler",
-        "tune",
-    ),
+    "ScalingRule": ("lrlab.scaling", "ScalingRule"),
+    "LrScaling": ("lrlab.scaling", "ScalingRule"),  # its name before lrlab.scaling held it
+    "Param": ("lrlab.tune.space", "Param"),
+    "SearchSpace": ("lrlab.tune.space", "SearchSpace"),
+    "build_space": ("lrlab.tune.space", "build_space"),
+    "PRUNERS": ("lrlab.tune.samplers", "PRUNERS"),
+    "SAMPLERS": ("lrlab.tune.samplers", "SAMPLERS"),
+    "make_pruner": ("lrlab.tune.samplers", "make_pruner"),
+    "make_sampler": ("lrlab.tune.samplers", "make_sampler"),
+    "TuneConfig": ("lrlab.tune.study", "TuneConfig"),
+    "TuneResult": ("lrlab.tune.export", "TuneResult"),
+    "tune": ("lrlab.tune.run", "tune"),
 }
 
 
 def __getattr__(name: str) -> Any:
     """Names that need torch or optuna load on first use (PEP 562): reading an experiment file
     or opening a study's storage imports neither."""
-    for module, names in _LAZY.items():
-        if name in names:
-            return getattr(importlib.import_module(module), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module, attribute = _LAZY[name]
+    return getattr(importlib.import_module(module), attribute)

@@ -1,39 +1,43 @@
 """When the search ends: ``trials.csv``, ``best.toml`` (a file ``lrlab train`` accepts), the
-optional final retrain (:mod:`lrlab.tune.final`) and the report."""
+optional final retrain (:mod:`lrlab.tune.final`) and the report, gathered in a :class:`TuneResult`."""
 
 from __future__ import annotations
 
 import csv
 import io
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 import optuna
 from optuna.trial import FrozenTrial
 
 from lrlab.config import Experiment, to_toml, validate
 from lrlab.record import write_text
-from lrlab.tune.final import final_candidates, final_retrain, merged_data, retrain_first_sound
+from lrlab.tune.final import final_retrain
 from lrlab.tune.space import SearchSpace
 from lrlab.tune.storage import open_storage, shown_url
-from lrlab.tune.study import TuneResult
-from lrlab.tune.workers import OVER_BUDGET
-
-if TYPE_CHECKING:
-    from lrlab.tune.workers import Job
+from lrlab.tune.workers import OVER_BUDGET, Job
 
 BEST = "best.toml"
 TRIALS_CSV = "trials.csv"
-__all__ = [  # the final retrain's steps stay importable from here (bench/tune_efficiency.py)
-    "best_experiment",
-    "final_candidates",
-    "finish",
-    "merged_data",
-    "retrain_first_sound",
-    "write_best",
-    "write_trials_csv",
-]
+
+
+@dataclass(frozen=True)
+class TuneResult:
+    """What a study holds when ``tune`` returns; ``best`` is ``None`` when no trial completed."""
+
+    directory: Path
+    study_name: str
+    storage: str
+    counts: dict[str, int]
+    best: optuna.trial.FrozenTrial | None
+    monitor: str
+    best_toml: Path | None = None
+    report: Path | None = None
+    final: dict[str, Any] | None = None
+    notes: list[str] = field(default_factory=list)
 
 
 def finish(job: Job, space: SearchSpace, notes: list[str]) -> TuneResult:

@@ -35,10 +35,11 @@ from lrlab.errors import LrlabError
 from lrlab.record import write_json, write_torch
 from lrlab.record.files import CONFIG_JSON, SUMMARY_JSON, finished_summary
 from lrlab.record.summary import SummaryCore, best_row
+from lrlab.scaling import ScalingRule
 from lrlab.train import Callback, FitResult, MetricsCsv, Monitor, evaluate
 from lrlab.train.monitor import resolve_mode
-from lrlab.tune.objective import fit_experiment
-from lrlab.tune.space import LrScaling, SearchSpace
+from lrlab.tune.objective import fit_experiment, updates_per_epoch
+from lrlab.tune.space import SearchSpace
 
 MODEL = "model.pt"
 
@@ -57,7 +58,7 @@ class Candidate:
 
 
 def final_retrain(
-    space: SearchSpace, study: optuna.Study, folder: Path, scaling: LrScaling | None, notes: list[str]
+    space: SearchSpace, study: optuna.Study, folder: Path, scaling: ScalingRule | None, notes: list[str]
 ) -> dict[str, Any]:
     """Train the best configuration of ``study`` on train + validation (into ``folder``, with the
     study's LR ``scaling``) and evaluate the test split once; when that retrain collapses, the
@@ -66,7 +67,7 @@ def final_retrain(
 
     def trained(trial: FrozenTrial) -> Experiment:
         fixed = optuna.trial.FixedTrial(trial.params)
-        return space.sample(fixed, train_size=len(data.x_train), scaling=scaling)
+        return space.sample(fixed, steps_per_epoch=updates_per_epoch(data, space.base), scaling=scaling)
 
     return retrain_first_sound(final_candidates(study, trained), data, folder, notes)
 

@@ -38,12 +38,13 @@ from lrlab.errors import LrlabError
 from lrlab.record import write_json
 from lrlab.record.files import CONFIG_JSON, SUMMARY_JSON
 from lrlab.record.summary import SummaryCore, best_row
+from lrlab.scaling import ScalingRule
 from lrlab.task import Task
 from lrlab.train import Callback, FitResult, Monitor, Run, fit
 from lrlab.train.checkpoint import Checkpoint
 from lrlab.train.feed import steps_per_epoch
 from lrlab.train.setup import build_callbacks, build_model_and_optimizer, fit_config, load_task
-from lrlab.tune.space import LrScaling, SearchSpace
+from lrlab.tune.space import SearchSpace, StepsPerEpoch
 
 TRIALS = "trials"
 
@@ -99,7 +100,7 @@ class Objective:
     """
 
     def __init__(
-        self, space: SearchSpace, folder: Path, *, cv: int = 0, scaling: LrScaling | None = None
+        self, space: SearchSpace, folder: Path, *, cv: int = 0, scaling: ScalingRule | None = None
     ) -> None:
         self.space, self.folder, self.cv, self.scaling = space, Path(folder), cv, scaling
         self.monitor = space.base.early_stopping.monitor
@@ -116,7 +117,7 @@ class Objective:
     def __call__(self, trial: optuna.Trial) -> float:
         splits = self.splits()
         experiment = self.space.sample(
-            trial, train_size=train_size(splits[0], self.space.base), scaling=self.scaling
+            trial, steps_per_epoch=updates_per_epoch(splits[0], self.space.base), scaling=self.scaling
         )
         if isinstance(splits[0], Task) and experiment.train.batch_size != self.space.base.train.batch_size:
             splits = [load_task(experiment)]  # the plug-in batches at the trial's batch size
@@ -199,12 +200,18 @@ class Objective:
         return statistics.fmean(values)
 
 
-def train_size(data: Data | Task, experiment: Experiment) -> int:
-    """Training samples per epoch: a dataset's, or a task's batches × the experiment's batch size
-    (what sizes a trial's schedules in steps)."""
-    if isinstance(data, Data):
-        return len(data.x_train)
-    return steps_per_epoch(data, experiment.train.batch_size, World()) * experiment.train.batch_size
+def updates_per_epoch(data: Data | Task, experiment: Experiment) -> StepsPerEpoch:
+    """A trial's updates per epoch at its batch size (what sizes its schedules in steps): a
+    dataset's batches; a task's batches at the experiment's batch size, and at another batch size
+    as many as the samples of those batches fill."""
+    base = experiment.train.batch_size
+
+    def at(batch_size: int) -> int:
+        if isinstance(data, Data) or batch_size == base:
+            return steps_per_epoch(data, batch_size, World())
+        return -(-steps_per_epoch(data, base, World()) * base // batch_size)
+
+    return at
 
 
 def fit_experiment(

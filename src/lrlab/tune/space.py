@@ -1,4 +1,4 @@
-"""Search spaces: an experiment's ``[search]`` table (see :mod:`lrlab.tune.grammar`) and the
+"""Search spaces: an experiment's ``[search]`` table (see :mod:`lrlab.config.search`) and the
 built-in optimizer-aware spaces → one :class:`~lrlab.config.Experiment` per trial.
 
 Conditional spaces: an optimizer setting is drawn only in trials whose optimizer has it
@@ -11,26 +11,27 @@ table replace the built-in ones. An experiment without ``[search]`` gets the bui
 its optimizer.
 
 Schedule families given by name (``"cosine"``) are sized to each trial: they run from the end
-of the warmup to the last epoch, in the experiment's interval. With an :class:`LrScaling`, the
-LR is multiplied by ``B / reference`` (``linear``, Goyal et al. 2017) or its square root
-(``sqrt``, for adaptive methods) for a batch size ``B``, and the step durations of a schedule
-written out in steps are divided by the same ``B / reference``; warmup is counted in epochs,
-so it covers the same share of training whatever the batch size.
+of the warmup to the last epoch, in the experiment's interval. With a
+:class:`~lrlab.scaling.ScalingRule`, the LR is multiplied by ``B / reference`` (``linear``, Goyal
+et al. 2017) or its square root (``sqrt``, for adaptive methods) for a batch size ``B``, and the
+step durations of a schedule written out in steps are divided by the same ``B / reference``;
+warmup is counted in epochs, so it covers the same share of training whatever the batch size.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from lrlab.config import Experiment, validate
+from lrlab.config.distributions import Distribution, parse_distribution
+from lrlab.config.search import AUTO_SCHEDULES, KEYS, check_values
 from lrlab.errors import LrlabError, invalid
 from lrlab.optim import OptimizerSpec, parse_optimizer
-from lrlab.scaling import lr_factor
+from lrlab.scaling import ScalingRule
 from lrlab.schedules import Schedule, map_steps, parse
-from lrlab.tune.grammar import AUTO_SCHEDULES, KEYS, Distribution, check_values, parse_distribution
 
 if TYPE_CHECKING:
     from optuna.trial import BaseTrial
@@ -58,6 +59,7 @@ BUILTIN: dict[str, dict[str, str]] = {
 BUILTIN["adamw"] = {**BUILTIN["adam"], "weight_decay": "loguniform(1e-05, 0.3)"}
 MIXED = ("sgd", "rmsprop", "adamw")  # the optimizers of space = "optimizers"
 SCHEDULES = "choice('constant', 'cosine', 'linear', 'multistep')"
+StepsPerEpoch = Callable[[int], int]  # a trial's batch size → its updates per epoch
 
 
 @dataclass(frozen=True)
@@ -72,24 +74,6 @@ class Param:
 
 
 @dataclass(frozen=True)
-class LrScaling:
-    """Batch-size-aware LR: ``rule`` "linear" or "sqrt" from the ``reference`` batch size."""
-
-    rule: Literal["linear", "sqrt"]
-    reference: int
-
-    def __post_init__(self) -> None:
-        if self.rule not in ("linear", "sqrt"):
-            raise invalid("--lr-scaling", "'linear' or 'sqrt'", self.rule)
-        if isinstance(self.reference, bool) or not isinstance(self.reference, int) or self.reference < 1:
-            raise invalid("--reference-batch-size", "an integer >= 1", self.reference)
-
-    def factor(self, batch_size: int) -> float:
-        """What the LR is multiplied by at ``batch_size`` (:func:`lrlab.scaling.lr_factor`)."""
-        return lr_factor(self.rule, batch_size, self.reference)
-
-
-@dataclass(frozen=True)
 class SearchSpace:
     """The parameters a study draws, in order, and the experiment they apply to."""
 
@@ -100,9 +84,15 @@ class SearchSpace:
         """Optuna name → distribution text (stored with a study, to recognise it on resume)."""
         return {param.name: str(param.distribution) for param in self.params}
 
-    def sample(self, trial: BaseTrial, *, train_size: int, scaling: LrScaling | None = None) -> Experiment:
+    def sample(
+        self,
+        trial: BaseTrial,
+        *,
+        steps_per_epoch: StepsPerEpoch,
+        scaling: ScalingRule | None = None,
+    ) -> Experiment:
         """The experiment of one trial: values drawn from ``trial`` (an Optuna trial, or a
-        ``FixedTrial`` to rebuild one), schedules sized for ``train_size`` training samples."""
+        ``FixedTrial`` to rebuild one), schedules sized by ``steps_per_epoch`` of its batch size."""
         spec = parse_optimizer(self.base.optimizer.name)
         values: dict[str, Any] = {}
         for param in self.params:
@@ -110,7 +100,7 @@ class SearchSpace:
                 spec = parse_optimizer(param.distribution.suggest(trial, param.name))
             elif not param.optimizers or spec.name in param.optimizers:
                 values[param.key] = param.distribution.suggest(trial, param.name)
-        return build_experiment(self.base, spec, values, train_size=train_size, scaling=scaling)
+        return build_experiment(self.base, spec, values, steps_per_epoch=steps_per_epoch, scaling=scaling)
 
 
 def build_space(experiment: Experiment) -> SearchSpace:
@@ -201,10 +191,11 @@ def build_experiment(
     spec: OptimizerSpec,
     values: Mapping[str, Any],
     *,
-    train_size: int,
-    scaling: LrScaling | None = None,
+    steps_per_epoch: StepsPerEpoch,
+    scaling: ScalingRule | None = None,
 ) -> Experiment:
-    """``base`` with the optimizer ``spec`` and the drawn ``values`` (by key) applied."""
+    """``base`` with the optimizer ``spec`` and the drawn ``values`` (by key) applied; schedules
+    written as a family name sized by ``steps_per_epoch`` of the trial's batch size."""
     data = base.model_dump()
     for key, value in values.items():
         if "." in key:
@@ -221,7 +212,7 @@ def build_experiment(
     data["optimizer"]["lr"] = values.get("lr", base.optimizer.lr)
     data["train"]["batch_size"] = batch = values.get("batch_size", base.train.batch_size)
     train = data["train"]
-    unit = -(-train_size // batch) if train["interval"] == "step" else 1  # steps per epoch
+    unit = steps_per_epoch(batch) if train["interval"] == "step" else 1
     choice = str(values.get("schedule", base.schedule))
     if scaling is not None:
         data["optimizer"]["lr"] *= scaling.factor(batch)

@@ -23,26 +23,25 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-import multiprocessing
-import os
-import signal
 import sys
 import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from lrlab import lifeline
+from lrlab import parallel
 from lrlab.config import Experiment
 from lrlab.errors import LrlabError
 from lrlab.tune.objective import Objective
+from lrlab.tune.samplers import make_pruner, make_sampler
 from lrlab.tune.space import build_space
 from lrlab.tune.storage import open_storage
-from lrlab.tune.study import TuneConfig, make_pruner, make_sampler, trial_budget
+from lrlab.tune.study import TuneConfig, trial_budget
 
 logger = logging.getLogger("lrlab.tune")
 OVER_BUDGET = "over_budget"
@@ -80,18 +79,11 @@ def run_workers(job: Job) -> list[str]:
     if workers == 1:
         run_worker(job)
         return []
-    context = multiprocessing.get_context("spawn")  # no forked torch or database state
     level = logger.getEffectiveLevel() if logger.handlers else None
-    # started from this thread, which ends with the process: they die with it (lrlab.lifeline)
-    processes = [
-        context.Process(
-            target=worker_main, args=(dataclasses.replace(job, index=i, log_level=level), os.getpid())
-        )
-        for i in range(workers)
-    ]
+    processes: list[BaseProcess] = []
     try:
-        for process in processes:
-            process.start()
+        for i in range(workers):
+            processes.append(parallel.spawn(worker_main, dataclasses.replace(job, index=i, log_level=level)))
         for process in processes:
             process.join()
     finally:
@@ -127,11 +119,9 @@ def _log_to_stderr(level: int, prefix: str) -> None:
     logger.setLevel(level)
 
 
-def worker_main(job: Job, parent: int | None = None) -> None:
+def worker_main(job: Job, parent: int) -> None:
     """Entry point of a worker process started by process ``parent`` (it dies with it)."""
-    if parent is not None:
-        lifeline.die_with_parent(parent)
-    signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C ends a worker at once, as a kill would
+    parallel.enter_worker(parent)
     if job.log_level is not None:
         optuna.logging.set_verbosity(optuna.logging.ERROR)
         _log_to_stderr(job.log_level, f"lrlab: [worker {job.index + 1}] ")
@@ -144,18 +134,9 @@ def worker_main(job: Job, parent: int | None = None) -> None:
 
 def run_worker(job: Job) -> None:
     """Run trials of the study until it is full, the timeout passes, or trials keep failing."""
-    import torch
-
-    from lrlab.compare import worker_threads
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(worker_threads(job.config.workers))
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            _work(job)
-    finally:
-        torch.set_num_threads(before)
+    with parallel.torch_threads(parallel.worker_threads(job.config.workers)), warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        _work(job)
 
 
 def _work(job: Job) -> None:
