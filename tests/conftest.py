@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -19,3 +20,13 @@ def one_thread() -> Iterator[None]:
         torch.set_num_threads(1)
         yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture
+def umask_022() -> Iterator[None]:
+    """The usual umask (022) for the test, the previous one restored after."""
+    before = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(before)

@@ -4,25 +4,14 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import torch
 
 from lrlab.config import Experiment
 from lrlab.fileperm import current_umask
 from lrlab.record import copy_file, write_json, write_text, write_torch
 from lrlab.train.run import train
-
-
-@pytest.fixture
-def umask_022() -> Iterator[None]:
-    before = os.umask(0o022)
-    try:
-        yield
-    finally:
-        os.umask(before)
 
 
 def mode(path: Path) -> int:

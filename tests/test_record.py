@@ -8,7 +8,6 @@ import errno
 import io
 import os
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -17,15 +16,6 @@ import torch
 
 from lrlab.errors import DiskFullError
 from lrlab.record import append_text, copy_file, write_atomic, write_json, write_text, write_torch
-
-
-@pytest.fixture
-def umask_022() -> Iterator[None]:
-    before = os.umask(0o022)
-    try:
-        yield
-    finally:
-        os.umask(before)
 
 
 def names(folder: Path) -> list[str]:

@@ -33,7 +33,6 @@ if TYPE_CHECKING:
     from lrlab.tune.space import Param, SearchSpace, build_space
     from lrlab.tune.study import TuneConfig
 
-    LrScaling = ScalingRule
 
 __all__ = [
     "BUILTIN_SPACES",
@@ -55,7 +54,6 @@ __all__ = [
 ]
 _LAZY = {
     "ScalingRule": ("lrlab.scaling", "ScalingRule"),
-    "LrScaling": ("lrlab.scaling", "ScalingRule"),  # its name before lrlab.scaling held it
     "Param": ("lrlab.tune.space", "Param"),
     "SearchSpace": ("lrlab.tune.space", "SearchSpace"),
     "build_space": ("lrlab.tune.space", "build_space"),
