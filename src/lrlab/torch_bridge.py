@@ -43,11 +43,17 @@ def write_lrs(optimizer: Optimizer, base_lrs: Sequence[float], multiplier: float
         raise invalid("base_lrs", f"one base LR per param group ({len(groups)})", list(base_lrs))
     lrs = [float(base) * multiplier for base in base_lrs]
     for group, lr in zip(groups, lrs, strict=True):
-        if isinstance(group["lr"], Tensor):
-            group["lr"].fill_(lr)
-        else:
-            group["lr"] = lr
+        write_group_lr(group, lr)
     return lrs
+
+
+def write_group_lr(group: dict[str, Any], lr: float) -> None:
+    """Set one param group's LR: a tensor LR in place (a captured CUDA graph reads that tensor),
+    any other replaced by the number."""
+    if isinstance(group["lr"], Tensor):
+        group["lr"].fill_(lr)
+    else:
+        group["lr"] = lr
 
 
 def _copy(lr: float | Tensor) -> float | Tensor:

@@ -23,6 +23,7 @@ from torch.optim.lr_scheduler import LRScheduler
 from lrlab.errors import LrlabError, invalid
 from lrlab.finder.outcome import RangeTestResult
 from lrlab.finder.sweep import SweepConfig
+from lrlab.torch_bridge import write_group_lr
 
 # recommend() also writes a one-cycle spec, whose peak (at 30%) needs at least 4 steps
 SHORTEST = 4
@@ -91,7 +92,7 @@ def at_base_lrs(optimizer: torch.optim.Optimizer) -> Iterator[None]:
     held = [group["lr"] for group in optimizer.param_groups]
     held = [lr.clone() if isinstance(lr, Tensor) else lr for lr in held]
     for group, base in zip(optimizer.param_groups, base_lrs(optimizer), strict=True):
-        _write(group, base)
+        write_group_lr(group, base)
     try:
         yield
     finally:
@@ -129,7 +130,7 @@ def apply_lr(optimizer: torch.optim.Optimizer, lr: float, schedulers: Sequence[A
     for group, base in zip(optimizer.param_groups, base_lrs(optimizer), strict=True):
         if "initial_lr" in group:
             group["initial_lr"] = base * factor
-        _write(group, float(group["lr"]) * factor)
+        write_group_lr(group, float(group["lr"]) * factor)
     optimizer.defaults["lr"] = lr
     for wrapped in schedulers:
         scheduler = inner_scheduler(wrapped)
@@ -137,13 +138,6 @@ def apply_lr(optimizer: torch.optim.Optimizer, lr: float, schedulers: Sequence[A
         if isinstance(scheduler, LRScheduler) and getattr(driven, "optimizer", driven) is optimizer:
             bases: list[float | Tensor] = [*base_lrs(optimizer)]
             scheduler.base_lrs = bases
-
-
-def _write(group: dict[str, Any], lr: float) -> None:
-    if isinstance(group["lr"], Tensor):
-        group["lr"].fill_(lr)
-    else:
-        group["lr"] = lr
 
 
 def save_plot(result: RangeTestResult, path: str | Path) -> Path:
