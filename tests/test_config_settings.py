@@ -144,3 +144,10 @@ def test_a_table_flag_names_its_form_when_an_item_is_not_one() -> None:
     args = parser_of(FIND_LR).parse_args(["--lr-multiplier", "head"])
     with pytest.raises(LrlabError, match=r"--lr-multiplier takes PREFIX=FACTOR like head=10, got 'head'\."):
         overrides(args, FIND_LR)
+
+
+@pytest.mark.parametrize(("command", "flag"), [(TRAIN, "--steps"), (FIND_LR, "--train-steps")])
+def test_a_bad_value_is_named_by_the_flag_its_command_spells(command: str, flag: str) -> None:
+    with pytest.raises(LrlabError, match=f"^{flag} must be an integer >= 1") as error:
+        apply_overrides(Experiment(), command=command, steps=0)
+    assert f"got {flag}=0" in str(error.value)

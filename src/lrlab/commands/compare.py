@@ -76,7 +76,7 @@ def build_experiment(args: argparse.Namespace) -> Experiment:
     if args.experiment and args.preset:
         raise LrlabError("give an experiment file or --preset NAME, not both.")
     base = load_experiment(args.experiment) if args.experiment else load_preset(args.preset or DEFAULT_PRESET)
-    return apply_overrides(base, **overrides(args, COMPARE))
+    return apply_overrides(base, command=COMPARE, **overrides(args, COMPARE))
 
 
 def run(args: argparse.Namespace) -> int:

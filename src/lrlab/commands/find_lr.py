@@ -95,7 +95,7 @@ def _experiment(args: argparse.Namespace) -> Experiment:
     from lrlab.config import Experiment, apply_overrides, load_experiment
 
     base = load_experiment(args.experiment) if args.experiment else Experiment()
-    return apply_overrides(base, **overrides(args, FIND_LR))
+    return apply_overrides(base, command=FIND_LR, **overrides(args, FIND_LR))
 
 
 def _check(args: argparse.Namespace) -> None:

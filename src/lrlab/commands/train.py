@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
             f"{args.experiment} has {len(base.variant)} [[variant]] tables and lrlab train trains one "
             f"setting; compare them with 'lrlab compare {args.experiment}'."
         )
-    experiment = apply_overrides(base, **overrides(args, TRAIN))
+    experiment = apply_overrides(base, command=TRAIN, **overrides(args, TRAIN))
     world = distributed.from_env()
     if args.nproc is not None:
         return _launch(args, world, run_directory(experiment, args.out, args.nproc))

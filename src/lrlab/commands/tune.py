@@ -108,7 +108,7 @@ def build_experiment(args: argparse.Namespace) -> Experiment:
         searched = variants_as_search(base)  # a comparison of schedules: tune chooses among them
     except LrlabError as error:
         raise LrlabError(f"{args.experiment}: {error}") from None
-    return apply_overrides(searched, **overrides(args, TUNE))
+    return apply_overrides(searched, command=TUNE, **overrides(args, TUNE))
 
 
 def build_config(args: argparse.Namespace) -> TuneConfig:

@@ -13,7 +13,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel
 
-from lrlab.config.flags import Flag
+from lrlab.config.flags import TRAIN, Flag
 from lrlab.config.messages import model_of
 from lrlab.config.schema import Experiment, validate
 from lrlab.errors import unknown
@@ -84,10 +84,10 @@ def settings_of(command: str) -> list[Setting]:
     return [setting for setting in SETTINGS.values() if setting.taken_by(command)]
 
 
-def apply_overrides(experiment: Experiment, **values: object) -> Experiment:
+def apply_overrides(experiment: Experiment, *, command: str = TRAIN, **values: object) -> Experiment:
     """A copy of ``experiment`` with the CLI's values, by :data:`SETTINGS` key (``None`` keeps the
     file's value). A switch (``early_stopping=True`` or a patience) turns its table on. Values
-    win over the variants' own keys too; errors name the flag."""
+    win over the variants' own keys too; errors name the flag as ``command`` spells it."""
     data = experiment.model_dump()
     flags: dict[str, str] = {}
     for key, value in values.items():
@@ -101,7 +101,7 @@ def apply_overrides(experiment: Experiment, **values: object) -> Experiment:
             if value is True:
                 continue
         _override(data, setting.path, value)
-        flags[setting.path] = setting.flag
+        flags[setting.path] = setting.flag_in(command)
     return validate(data, flags=flags)
 
 
