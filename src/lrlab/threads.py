@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 import torch
 from torch import nn
+
+from lrlab.parallel import torch_threads
 
 SMALL_PARAMETERS = 200_000  # a dense model up to this size trains on one thread
 _HEAVY = (nn.modules.conv._ConvNd, nn.Embedding, nn.MultiheadAttention)  # compute beyond their size
@@ -40,11 +42,6 @@ def threads_for(model: nn.Module, device: torch.device) -> int | None:
 @contextmanager
 def workload_threads(model: nn.Module, device: torch.device) -> Iterator[None]:
     """Run the block with :func:`threads_for` ``model``'s threads, then restore the old count."""
-    threads, before = threads_for(model, device), torch.get_num_threads()
-    if threads is not None and threads != before:
-        torch.set_num_threads(threads)
-    try:
+    threads = threads_for(model, device)
+    with torch_threads(threads) if threads is not None else nullcontext():
         yield
-    finally:
-        if torch.get_num_threads() != before:
-            torch.set_num_threads(before)
