@@ -1,34 +1,32 @@
-"""How good are range-test suggestions? Each one is trained and compared with a grid's best.
+"""How good are range-test suggestions? Each is trained and compared with a log grid's best, on the
+18 cases of ``finder_cases.py`` (a development half and a validation half).
 
-Cases (the short training budget is the same for the grid and for every suggestion):
+Per case and seed ``s``: a range test with seed ``s`` (the model initialized with seed ``s``); every
+suggestion trained with seed ``s`` for the case's budget; scores are test means over the seeds.
+The oracle is the grid's best mean. The gap is in points: accuracy points; R² points for
+regression (``100 × (MSE − best) / Var(y_test)``); for the language model, percent of the best
+validation loss (``100 × (loss − best) / best``). A training is *diverged* when it ends no better
+than a model that learned nothing (``finder_cases.diverged``); it scores as chance.
 
-* ``lenet-sgd``: LeNet on mnist-8k (the first 8,000 images of the real MNIST test set for
-  training, the last 2,000 for evaluation, from ``../shared/datasets/mnist-test``),
-  ``sgd(momentum=0.9)``, batch 128, 3 epochs.
-* ``lenet-adam``: the same with ``adam()``.
-* ``mlp-digits``: the quickstart of ``lrlab train``/``find-lr``: ``mlp`` on scikit-learn digits,
-  ``sgd()``, batch 128, 10 epochs.
-* ``regression``: ``mlp(widths=[64])`` on ``synthetic-regression(n=2000, features=20,
-  noise=0.5)``, ``sgd(momentum=0.9)``, batch 64, 5 epochs.
+Suggesters: lrlab's default and each single method; the default with ``--confirm 3`` (trainings of
+the case's budget on 90 % of the training split, scored on the other 10 %, through
+``lrlab.finder.confirm``); the same three trainings as a bracket of the stable region instead
+(``lrlab + bracket 3``: the default, the lowest loss's LR, and their geometric mean); torch-lr-finder (its README set-up: ``1e-7`` to 100, 100 steps,
+steepest), Lightning's ``Tuner.lr_find`` (defaults), and fastai's ``valley`` written from its
+published definition (``1e-7`` to 10, 100 steps, stop at 4× the best debiased EMA (β 0.98) of the
+loss, the longest decreasing stretch of that EMA after dropping the first tenth and the last 5
+steps, read ``len/3 + len/6`` in).
 
-For each case: the oracle is the best mean test score of a log grid (quarter decades, ≥ 9 LRs)
-over the seeds. Each suggestion comes from a range test run with seed ``s`` (model initialized
-with seed ``s``) and is trained with seed ``s``; its score is the mean over the seeds. The gap
-is in accuracy points, or for regression in R² points (``100 × (MSE - best MSE) / Var(y_test)``).
-Suggesters: lrlab's default and each of its single methods, lrlab's default with ``--confirm 3``
-(trainings of the case's budget at ×1/3, ×1, ×3, none above the sweep's lowest loss, scored on
-a validation split carved from the training set), torch-lr-finder (its README set-up:
-``lr=1e-7`` to 100, 100 iterations, steepest gradient) and Lightning's ``Tuner.lr_find``
-(defaults) when installed.
+Two more rows train the recommendation as ``lrlab find-lr`` prints it, for the case's budget:
+``lrlab, warmup + cosine`` (``--lr`` the default, 5 % warmup, cosine to 0.01) and ``lrlab,
+one-cycle`` (``--lr`` the range's max, one-cycle from the base). They are judged against the same
+grid of constant LRs.
 
-The overhead line times a sweep of N steps against N plain steps of ``fit``'s own epoch loop
-(``train_epoch``), alternating, median of the rounds.
+The sweeps' curves are kept in the cache, so a changed rule is judged again without sweeping.
 
 Usage::
 
-    OMP_NUM_THREADS=1 .venv/bin/python bench/finder_quality.py [--cases lenet-sgd,...] [--cache FILE]
-
-``--cache`` keeps scores of (case, LR, seed) and anchor suggestions between runs.
+    .venv/bin/python bench/finder_quality.py [--cases a,b | --half dev] [--jobs 2] [--cache FILE]
 """
 
 from __future__ import annotations
@@ -36,169 +34,144 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
-import importlib.util
 import io
 import json
 import logging
 import math
+import multiprocessing
 import os
 import platform
 import statistics
 import sys
 import time
 import warnings
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from concurrent import futures
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
 import torch
+from finder_cases import (
+    BY_NAME,
+    CASES,
+    Case,
+    budget_steps,
+    build,
+    case_data,
+    diverged,
+    loss_module,
+    trivial,
+)
 from torch import nn
 
 import lrlab
-from lrlab.data import Data, load_dataset
+from lrlab.data import Data
 from lrlab.finder import Sweep, SweepConfig, confirm, find_lr
-from lrlab.models import build_model
+from lrlab.finder.curve import Curve
+from lrlab.finder.descent import find_descent
+from lrlab.finder.recommend import cycle_range, one_cycle_spec, warmup_cosine
+from lrlab.finder.suggest import settled_bottom, suggest_all
 from lrlab.optim import build_optimizer
-from lrlab.schedules import constant
-from lrlab.train import FitConfig, Run, fit, seed_everything
-from lrlab.train.feed import bind
-from lrlab.train.loop import train_epoch
+from lrlab.task import Task
 
-MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "mnist-test"
-MNIST_8K = (
-    f'idx(images="{MNIST}/t10k-images-idx3-ubyte.gz", labels="{MNIST}/t10k-labels-idx1-ubyte.gz", '
-    "test_size=2000)"
-)
+CACHE = Path(__file__).resolve().parent / ".cache" / "finder_quality.json"
+METHODS = ("lrlab", "edge", "steepest", "valley", "minimum")
+SCHEDULED = ("lrlab, warmup + cosine", "lrlab, one-cycle")
+ANCHORS = ("torch-lr-finder", "lightning", "fastai valley")
+CONFIRM = "lrlab + confirm 3"
+BRACKET = "lrlab + bracket 3"
 
-
-@dataclass(frozen=True)
-class Case:
-    name: str
-    dataset: str
-    model: str
-    optimizer: str
-    epochs: int
-    batch_size: int
-    grid: tuple[float, ...]
-    seeds: int
+# ---------------------------------------------------------------- work done in worker processes
 
 
-def quarter_decades(low: int, high: int) -> tuple[float, ...]:
-    """``10 ** (k / 4)`` for ``k`` in ``[low, high]``."""
-    return tuple(float(f"{10 ** (k / 4):.4g}") for k in range(low, high + 1))
+def sweep_job(case: Case, seed: int) -> dict[str, Any]:
+    """The default range test of the case with ``seed``: its curve."""
+    model, optimizer = build(case, 0.1, seed)
+    result = find_lr(
+        model,
+        case_data(case),
+        optimizer,
+        config=SweepConfig(batch_size=case.batch_size, seed=seed, device="cpu"),
+    )
+    return {"values": list(result.values), "losses": list(result.losses), "momentum": result.momentum}
 
 
-CASES = (
-    Case("lenet-sgd", MNIST_8K, "lenet", "sgd(momentum=0.9)", 3, 128, quarter_decades(-12, -2), 3),
-    Case("lenet-adam", MNIST_8K, "lenet", "adam()", 3, 128, quarter_decades(-16, -6), 3),
-    Case("mlp-digits", "digits", "mlp", "sgd()", 10, 128, quarter_decades(-8, 1), 10),
-    Case(
-        "regression",
-        "synthetic-regression(n=2000, features=20, noise=0.5)",
-        "mlp(widths=[64])",
-        "sgd(momentum=0.9)",
-        5,
-        64,
-        quarter_decades(-16, -4),
-        10,
-    ),
-)
-LRLAB_METHODS = ("lrlab", "edge", "steepest", "valley", "minimum")
+def score_job(case: Case, lr: float, seed: int, schedule: str | None = None) -> float | None:
+    from finder_cases import score
+
+    value = score(case, lr, seed, schedule)
+    return None if math.isnan(value) else value
 
 
-class Cache:
-    """Scores and anchor suggestions, optionally kept in a JSON file between runs."""
-
-    def __init__(self, path: Path | None) -> None:
-        self.path = path
-        self.data: dict[str, Any] = json.loads(path.read_text()) if path and path.exists() else {}
-
-    def get(self, key: str, compute: Callable[[], Any]) -> Any:
-        if key not in self.data:
-            self.data[key] = compute()
-            if self.path is not None:
-                self.path.write_text(json.dumps(self.data))
-        return self.data[key]
-
-
-def fresh(case: Case, data: Data, lr: float, seed: int) -> tuple[nn.Module, torch.optim.Optimizer]:
-    seed_everything(seed)
-    model = build_model(case.model, data.input_shape, data.output_size)
-    return model, build_optimizer(model, case.optimizer, lr)
-
-
-def score(case: Case, data: Data, lr: float, seed: int) -> float:
-    """Test accuracy, or test MSE for regression, after the case's budget at ``lr``."""
-    model, optimizer = fresh(case, data, lr, seed)
-    config = FitConfig(epochs=case.epochs, batch_size=case.batch_size, seed=seed, device="cpu", quiet=True)
-    final = fit(model, data, optimizer, config=config).final
-    value = final.get("val_acc", final.get("val_mse", math.nan))
-    return value if math.isfinite(value) else (0.0 if "val_acc" in final else math.inf)
-
-
-def lrlab_suggestions(case: Case, data: Data, seed: int) -> dict[str, float | None]:
-    model, optimizer = fresh(case, data, 0.1, seed)
-    config = SweepConfig(batch_size=case.batch_size, seed=seed, device="cpu")
-    result = find_lr(model, data, optimizer, config=config)
-    answers: dict[str, float | None] = {"lrlab": result.suggested_lr}
-    answers |= {a.method: a.value for a in result.suggestions}
-    if result.suggested_lr is not None:
-        answers["lrlab + confirm 3"] = confirmed(case, data, seed, result.suggested_lr, result.lowest)
-    return answers
-
-
-def confirmed(case: Case, data: Data, seed: int, lr: float, cap: float | None) -> float:
-    """``--confirm 3``: the case's budget at ×1/3, ×1, ×3, scored on 10% of the training split."""
+def confirm_job(case: Case, seed: int, lr: float, cap: float | None, bracket: bool = False) -> float:
+    """``--confirm 3`` around ``lr``, scored on 10 % of the training split (the language model's
+    own validation windows); with ``bracket``, three trainings from ``lr`` up to the lowest loss's
+    LR instead (``lr``, their geometric mean, ``cap``)."""
     from lrlab.data.dataset import split_validation
 
-    held = split_validation(data, 0.1, seed) if data.x_val is None else data
+    data = case_data(case)
+    held = split_validation(data, 0.1, seed) if isinstance(data, Data) else data
 
-    def build(rate: float) -> tuple[nn.Module, torch.optim.Optimizer]:
-        return fresh(case, held, rate, seed)
+    def fresh(rate: float) -> tuple[nn.Module, torch.optim.Optimizer]:
+        return build(case, rate, seed)
 
-    config = FitConfig(epochs=case.epochs, batch_size=case.batch_size, seed=seed, device="cpu", quiet=True)
-    return confirm(build, held, lr, trainings=3, config=config, cap=cap).best_lr
+    lrs = [lr, math.sqrt(lr * cap), cap] if bracket and cap and cap > lr else None
+    return confirm(fresh, held, lr, trainings=3, config=case.fit_config(seed), cap=cap, lrs=lrs).best_lr
 
 
-def loader(case: Case, data: Data, seed: int) -> torch.utils.data.DataLoader[Any]:
-    dataset = torch.utils.data.TensorDataset(data.x_train, data.y_train)
+def batches(case: Case, seed: int) -> torch.utils.data.DataLoader[Any]:
+    """A DataLoader of the case's training batches, for the anchors that need one."""
+    data = case_data(case)
+    if isinstance(data, Task):
+        ids, context = data.train.ids, data.input_shape[0]  # type: ignore[attr-defined]
+        starts = torch.randint(
+            0, len(ids) - context, (4096, 1), generator=torch.Generator().manual_seed(seed)
+        )
+        windows = ids[starts + torch.arange(context + 1)]
+        dataset = torch.utils.data.TensorDataset(windows[:, :-1], windows[:, 1:])
+    else:
+        dataset = torch.utils.data.TensorDataset(data.x_train, data.y_train)
     generator = torch.Generator().manual_seed(seed)
     return torch.utils.data.DataLoader(dataset, batch_size=case.batch_size, shuffle=True, generator=generator)
 
 
-def torch_lr_finder(case: Case, data: Data, seed: int) -> float | None:
-    """torch-lr-finder as its README runs it: lr=1e-7 to 100 in 100 steps, steepest gradient."""
+def criterion(case: Case) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    if case.metric == "loss":
+        return lambda out, y: nn.functional.cross_entropy(out.flatten(0, 1), y.flatten())
+    return loss_module(case)
+
+
+def torch_lr_finder(case: Case, seed: int) -> float | None:
     from matplotlib.figure import Figure
     from torch_lr_finder import LRFinder
 
-    model, optimizer = fresh(case, data, 1e-7, seed)
-    finder = LRFinder(model, optimizer, criterion(data), device="cpu")
-    with contextlib.redirect_stdout(io.StringIO()):
-        finder.range_test(loader(case, data, seed), end_lr=100, num_iter=100)
-        try:
-            _, lr = finder.plot(ax=Figure().add_subplot(), suggest_lr=True)
-        except (RuntimeError, ValueError):
-            return None
+    model, optimizer = build(case, 1e-7, seed)
+    finder = LRFinder(model, optimizer, criterion(case), device="cpu")
+    finder.range_test(batches(case, seed), end_lr=100, num_iter=100)
+    try:
+        _, lr = finder.plot(ax=Figure().add_subplot(), suggest_lr=True)
+    except (RuntimeError, ValueError):
+        return None
     return float(lr) if lr is not None else None
 
 
-def lightning_lr_find(case: Case, data: Data, seed: int) -> float | None:
-    """Lightning's ``Tuner.lr_find`` with its defaults (1e-8 to 1, 100 steps)."""
+def lightning_lr_find(case: Case, seed: int) -> float | None:
     import tempfile
 
     import lightning
 
-    loss_of = criterion(data)
+    loss_of = criterion(case)
 
     class Module(lightning.LightningModule):  # type: ignore[misc, name-defined]
         def __init__(self) -> None:
             super().__init__()
             self.lr = 1e-3
-            self.net, _ = fresh(case, data, self.lr, seed)
+            self.net, _ = build(case, self.lr, seed)
 
         def training_step(self, batch: list[torch.Tensor], index: int) -> torch.Tensor:
-            return loss_of(self.net(batch[0]), batch[1])  # type: ignore[no-any-return]
+            return loss_of(self.net(batch[0]), batch[1])
 
         def configure_optimizers(self) -> torch.optim.Optimizer:
             return build_optimizer(self.net, case.optimizer, self.lr)
@@ -208,151 +181,337 @@ def lightning_lr_find(case: Case, data: Data, seed: int) -> float | None:
             accelerator="cpu", devices=1, logger=False, enable_checkpointing=False, max_epochs=100,
             enable_progress_bar=False, enable_model_summary=False, default_root_dir=root,
         )  # fmt: skip
-        tuner = lightning.pytorch.tuner.Tuner(trainer)
-        found = tuner.lr_find(Module(), train_dataloaders=loader(case, data, seed))
+        found = lightning.pytorch.tuner.Tuner(trainer).lr_find(
+            Module(), train_dataloaders=batches(case, seed)
+        )
     suggestion = found.suggestion() if found is not None else None
     return float(suggestion) if suggestion is not None else None
 
 
-def anchors() -> dict[str, Callable[[Case, Data, int], float | None]]:
-    """The installed anchors by name (each missing one says so on stderr)."""
-    found: dict[str, Callable[[Case, Data, int], float | None]] = {}
-    for name, module, function in (
-        ("torch-lr-finder", "torch_lr_finder", torch_lr_finder),
-        ("lightning", "lightning", lightning_lr_find),
-    ):
-        if importlib.util.find_spec(module) is None:
-            print(f"{name} is not installed: its row is left out", file=sys.stderr)
-        else:
-            found[name] = function
-    for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore", module="lightning")
-    warnings.filterwarnings("ignore", module="torch_lr_finder")
-    return found
-
-
-def quietly(
-    function: Callable[[Case, Data, int], float | None], case: Case, data: Data, seed: int
-) -> float | None:
-    """Run an anchor without its progress bars and prints."""
-    with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
-        return function(case, data, seed)
-
-
-@dataclass(frozen=True)
-class Row:
-    method: str
-    lrs: tuple[float | None, ...]
-    score: float | None
-
-
-def evaluate_case(case: Case, cache: Cache) -> tuple[dict[float, float], list[Row], float]:
-    data = load_dataset(case.dataset)
-    seeds = range(case.seeds)
-
-    def mean_score(lr: float) -> float:
-        return statistics.fmean(
-            cache.get(f"{case.name}|{lr:.6g}|{s}", lambda s=s: score(case, data, lr, s)) for s in seeds
-        )  # type: ignore[misc]
-
-    grid = {lr: mean_score(lr) for lr in case.grid}
-    per_seed = [lrlab_suggestions(case, data, s) for s in seeds]
-    names = list(per_seed[0])
-    for name, function in anchors().items():
-        for s, answers in zip(seeds, per_seed, strict=True):
-            answers[name] = cache.get(
-                f"{case.name}|{name}|{s}", lambda f=function, s=s: quietly(f, case, data, s)
-            )  # type: ignore[misc]
-        names.append(name)
-    rows = []
-    for name in names:
-        lrs = tuple(answers.get(name) for answers in per_seed)
-        scores = [
-            cache.get(f"{case.name}|{lr:.6g}|{s}", lambda lr=lr, s=s: score(case, data, lr, s))  # type: ignore[misc]
-            for s, lr in zip(seeds, lrs, strict=True)
-            if lr is not None
-        ]
-        rows.append(Row(name, lrs, statistics.fmean(scores) if len(scores) == len(lrs) else None))
-    variance = float(data.y_test.var()) if data.task == "regression" else math.nan
-    return grid, rows, variance
-
-
-def gap(case: Case, best: float, value: float | None, variance: float) -> float | None:
-    if value is None:
+def fastai_valley(case: Case, seed: int) -> float | None:
+    """fastai's ``lr_find`` + ``valley`` from their published definitions (see the module docs)."""
+    model, optimizer = build(case, 0.1, seed)
+    config = SweepConfig(batch_size=case.batch_size, seed=seed, device="cpu")
+    result = find_lr(model, case_data(case), optimizer, sweep=Sweep(1e-7, 10, 100), config=config)
+    finite = [i for i, value in enumerate(result.smoothed) if math.isfinite(value)]
+    lrs = [result.values[i] for i in finite][10:-5]
+    losses = [result.smoothed[i] for i in finite][10:-5]
+    if len(losses) < 2:
         return None
-    if case.name == "regression":
-        return 100 * (value - best) / variance if math.isfinite(value) else math.inf
-    return 100 * (best - value)
+    lengths, end = [1] * len(losses), 0
+    for i in range(1, len(losses)):
+        lengths[i] = 1 + max((lengths[j] for j in range(i) if losses[j] > losses[i]), default=0)
+        end = i if lengths[i] > lengths[end] else end
+    start = end - lengths[end]
+    sections = (end - start) / 3
+    return lrs[start + int(sections) + int(sections / 2)]
 
 
-def print_case(case: Case, grid: dict[float, float], rows: list[Row], variance: float) -> None:
-    regression = case.name == "regression"
-    best_lr = min(grid, key=grid.__getitem__) if regression else max(grid, key=grid.__getitem__)
-    best = grid[best_lr]
-    unit = "MSE" if regression else "acc %"
-    points = "gap R² pts" if regression else "gap pts"
-    shown = (lambda v: f"{v:.4f}") if regression else (lambda v: f"{100 * v:.2f}")
-    print(f"\n{case.name}: {case.model} / {case.optimizer}, {case.epochs} epochs, {case.seeds} seeds")
-    print("  grid: " + "  ".join(f"{lr:g}:{shown(v)}" for lr, v in grid.items()))
-    print(f"  oracle: lr {best_lr:g}, {unit} {shown(best)}")
-    print(f"  {'suggester':<20} {'suggested LRs (min–max)':<24} {unit:>8} {points:>11}")
-    for row in rows:
-        found = [lr for lr in row.lrs if lr is not None]
+ANCHOR_FUNCTIONS: dict[str, Callable[[Case, int], float | None]] = {
+    "torch-lr-finder": torch_lr_finder,
+    "lightning": lightning_lr_find,
+    "fastai valley": fastai_valley,
+}
+
+
+def anchor_job(name: str, case: Case, seed: int) -> float | None:
+    for logger in ("lightning", "lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(logger).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore")
+    with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+        return ANCHOR_FUNCTIONS[name](case, seed)
+
+
+def run_job(job: tuple[Any, ...]) -> Any:
+    """One unit of work by its key: ``(kind, case name, …)``."""
+    torch.set_num_threads(1)
+    kind, name, *rest = job
+    case = BY_NAME[name]
+    if kind == "range-test":
+        return sweep_job(case, *rest)
+    if kind in ("score", "scheduled"):
+        return score_job(case, *rest)
+    if kind in ("confirm", "bracket"):
+        return confirm_job(case, *rest, bracket=kind == "bracket")
+    return anchor_job(rest[0], case, rest[1])
+
+
+# ---------------------------------------------------------------- the main process
+
+
+class Cache:
+    """Results by job key, kept in a JSON file (rewritten atomically after each result)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.data: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+
+    @staticmethod
+    def key(job: tuple[Any, ...]) -> str:
+        return "|".join(f"{part:.6g}" if isinstance(part, float) else str(part) for part in job)
+
+    def has(self, job: tuple[Any, ...]) -> bool:
+        return self.key(job) in self.data
+
+    def __getitem__(self, job: tuple[Any, ...]) -> Any:
+        return self.data[self.key(job)]
+
+    def put(self, job: tuple[Any, ...], value: Any) -> None:
+        self.data[self.key(job)] = value
+        self.path.parent.mkdir(exist_ok=True)
+        partial = self.path.with_suffix(".tmp")
+        partial.write_text(json.dumps(self.data))
+        partial.replace(self.path)
+
+
+def compute(jobs: Iterable[tuple[Any, ...]], cache: Cache, pool: futures.Executor, what: str) -> None:
+    """Run the jobs not yet in the cache, in the pool, storing each result as it arrives."""
+    todo = list(dict.fromkeys(job for job in jobs if not cache.has(job)))
+    if not todo:
+        return
+    began = time.perf_counter()
+    print(f"  … {len(todo)} {what}", file=sys.stderr, flush=True)
+    running = {pool.submit(run_job, job): job for job in todo}
+    for done in futures.as_completed(running):
+        cache.put(running[done], done.result())
+    print(f"    done in {time.perf_counter() - began:.0f} s", file=sys.stderr, flush=True)
+
+
+def curve_of(case: Case, seed: int, cache: Cache) -> Curve:
+    stored = cache[("range-test", case.name, seed)]
+    return Curve.of(stored["values"], stored["losses"], stored["momentum"])
+
+
+def suggestions(case: Case, seed: int, cache: Cache) -> dict[str, float | None]:
+    """Every lrlab method's LR read off the stored sweep with the rules as they are now."""
+    answers = suggest_all(curve_of(case, seed, cache))
+    return {name: answers[name].value for name in METHODS}
+
+
+def lowest(curve: Curve) -> float | None:
+    """The LR of the lowest loss before any spike, as ``RangeTestResult.lowest`` reads it."""
+    descent = find_descent(curve)
+    return None if isinstance(descent, str) else curve.values[settled_bottom(descent)]
+
+
+def first_jobs(case: Case, anchors: bool) -> list[tuple[Any, ...]]:
+    """The grid's trainings, the range tests and the anchors' suggestions."""
+    seeds = range(case.seeds)
+    jobs: list[tuple[Any, ...]] = [("score", case.name, lr, s) for lr in case.grid for s in seeds]
+    jobs += [("range-test", case.name, s) for s in seeds]
+    return jobs + [("anchor", case.name, a, s) for a in (ANCHORS if anchors else ()) for s in seeds]
+
+
+def picks_of(case: Case, cache: Cache, anchors: bool) -> dict[str, list[float | None]]:
+    """Each suggester's LR per seed (``--confirm 3``'s where the cache has it)."""
+    seeds = range(case.seeds)
+    picks: dict[str, list[float | None]] = {
+        name: [] for name in (*METHODS, CONFIRM, BRACKET, *(ANCHORS if anchors else ()))
+    }
+    for s in seeds:
+        found = suggestions(case, s, cache)
+        for name in METHODS:
+            picks[name].append(found[name])
+        for name in ANCHORS if anchors else ():
+            picks[name].append(cache[("anchor", case.name, name, s)])
+        for name, kind in ((CONFIRM, "confirm"), (BRACKET, "bracket")):
+            job = confirm_key(case, s, found["lrlab"], cache, kind)
+            picks[name].append(cache[job] if job and cache.has(job) else None)
+    return picks
+
+
+def scheduled_jobs(case: Case, seed: int, cache: Cache) -> dict[str, tuple[Any, ...] | None]:
+    """The recommendation's two printed trainings for the case's budget: ``--lr lr`` with warmup
+    + cosine, and ``--lr max`` with one-cycle (``lrlab.finder.recommend``)."""
+    lr = suggestions(case, seed, cache)["lrlab"]
+    if lr is None:
+        return dict.fromkeys(SCHEDULED)
+    steps = budget_steps(case)
+    base, high = cycle_range(lr, lowest(curve_of(case, seed, cache)))
+    return {
+        SCHEDULED[0]: ("scheduled", case.name, lr, seed, warmup_cosine(steps)),
+        SCHEDULED[1]: ("scheduled", case.name, high, seed, one_cycle_spec(steps, base, high)),
+    }
+
+
+def confirm_key(
+    case: Case, seed: int, lr: float | None, cache: Cache, kind: str = "confirm"
+) -> tuple[Any, ...] | None:
+    """The job of ``--confirm 3`` (``kind="confirm"``) or of the bracket (``"bracket"``)."""
+    return None if lr is None else (kind, case.name, seed, lr, lowest(curve_of(case, seed, cache)))
+
+
+def trainings(case: Case, picks: dict[str, list[float | None]]) -> list[tuple[Any, ...]]:
+    return [("score", case.name, lr, s) for lrs in picks.values() for s, lr in enumerate(lrs) if lr]
+
+
+def evaluate(
+    cases: list[Case], cache: Cache, pool: futures.Executor, anchors: bool
+) -> dict[str, dict[str, Any]]:
+    """Grids, suggestions and their scores (computing what the cache lacks, all cases at once)."""
+    compute(
+        [job for case in cases for job in first_jobs(case, anchors)],
+        cache,
+        pool,
+        "grid trainings, range tests, anchors",
+    )
+    confirms = [
+        confirm_key(case, s, suggestions(case, s, cache)["lrlab"], cache, kind)
+        for case in cases
+        for s in range(case.seeds)
+        for kind in ("confirm", "bracket")
+    ]
+    compute([job for job in confirms if job], cache, pool, "confirmations")
+    picks = {case.name: picks_of(case, cache, anchors) for case in cases}
+    planned = {(case.name, s): scheduled_jobs(case, s, cache) for case in cases for s in range(case.seeds)}
+    jobs = [job for case in cases for job in trainings(case, picks[case.name])]
+    jobs += [job for plan in planned.values() for job in plan.values() if job]
+    compute(jobs, cache, pool, "trainings of suggestions")
+    results = {}
+    for case in cases:
+        seeds = range(case.seeds)
+        grid = {lr: [cache[("score", case.name, lr, s)] for s in seeds] for lr in case.grid}
+        scores = {
+            name: [None if lr is None else cache[("score", case.name, lr, s)] for s, lr in enumerate(lrs)]
+            for name, lrs in picks[case.name].items()
+        }
+        for name in SCHEDULED:
+            jobs_of = [planned[case.name, s][name] for s in seeds]
+            picks[case.name][name] = [None if job is None else job[2] for job in jobs_of]
+            scores[name] = [None if job is None else cache[job] for job in jobs_of]
+        results[case.name] = {"grid": grid, "picks": picks[case.name], "scores": scores}
+    return results
+
+
+def as_score(case: Case, value: float | None) -> float:
+    """A training that ended no better than a model that learned nothing scores as one."""
+    return trivial(case) if value is None or diverged(case, value) else value
+
+
+def blew_up(case: Case, value: float | None, lr: float, best_lr: float) -> bool:
+    """Diverged: learned nothing at an LR above the grid's best (below it, the LR was too low)."""
+    return lr > best_lr and (value is None or diverged(case, value))
+
+
+def mean_score(case: Case, values: list[float | None]) -> float:
+    return statistics.fmean(as_score(case, value) for value in values)
+
+
+def gap(case: Case, best: float, value: float) -> float:
+    """Points behind the grid's best (see the module docs)."""
+    if case.metric == "acc":
+        return 100 * (best - value)
+    if case.metric == "mse":
+        return 100 * (value - best) / trivial(case)
+    return 100 * (value - best) / best
+
+
+def summarize(case: Case, result: dict[str, Any]) -> dict[str, Any]:
+    """Per suggester: LRs, mean score, gap and diverged trainings."""
+    grid = {lr: mean_score(case, values) for lr, values in result["grid"].items()}
+    best_lr = (max if case.higher_is_better else min)(grid, key=grid.__getitem__)
+    rows = {}
+    for name, lrs in result["picks"].items():
+        values = result["scores"][name]
+        complete = all(lr is not None for lr in lrs)
+        score = mean_score(case, values) if complete else None
+        rows[name] = {
+            "lrs": lrs,
+            "score": score,
+            "gap": None if score is None else gap(case, grid[best_lr], score),
+            "diverged": sum(
+                1
+                for v, lr in zip(values, lrs, strict=True)
+                if lr is not None and blew_up(case, v, lr, best_lr)
+            ),
+            "none": sum(lr is None for lr in lrs),
+        }
+    return {"grid": grid, "best_lr": best_lr, "rows": rows}
+
+
+def shown(case: Case, value: float) -> str:
+    return f"{100 * value:.2f}" if case.metric == "acc" else f"{value:.4f}"
+
+
+def print_case(case: Case, summary: dict[str, Any]) -> None:
+    print(f"\n{case.name} [{case.half}]: {case.describe()}, {case.seeds} seeds")
+    print("  grid: " + "  ".join(f"{lr:g}:{shown(case, v)}" for lr, v in summary["grid"].items()))
+    print(
+        f"  oracle: lr {summary['best_lr']:g}, "
+        f"{case.metric} {shown(case, summary['grid'][summary['best_lr']])}"
+    )
+    print(f"  {'suggester':<18} {'LRs (min–max)':<20} {case.metric:>8} {'gap':>7} {'div':>4}")
+    for name, row in summary["rows"].items():
+        found = [lr for lr in row["lrs"] if lr is not None]
         span = f"{min(found):.3g}–{max(found):.3g}" if found else "none"
-        span += f" ({len(row.lrs) - len(found)} none)" if found and len(found) < len(row.lrs) else ""
-        value = "n/a" if row.score is None else shown(row.score)
-        difference = gap(case, best, row.score, variance)
-        shown_gap = "n/a" if difference is None else f"{difference:.2f}"
-        print(f"  {row.method:<20} {span:<24} {value:>8} {shown_gap:>11}")
+        span += f" ({row['none']} none)" if found and row["none"] else ""
+        score = "n/a" if row["score"] is None else shown(case, row["score"])
+        difference = "n/a" if row["gap"] is None else f"{row['gap']:.2f}"
+        print(f"  {name:<18} {span:<20} {score:>8} {difference:>7} {row['diverged']:>4}")
 
 
-def criterion(data: Data) -> nn.Module:
-    """The loss as a module, for the anchors that take one: cross-entropy or mean squared error."""
-    return nn.CrossEntropyLoss() if data.task == "classification" else nn.MSELoss()
-
-
-def overhead(rounds: int = 7) -> float:
-    """Median over rounds of (sweep of N steps) / (N plain steps of ``train_epoch``)."""
-    case = CASES[0]
-    data = load_dataset(case.dataset)
-    steps = -(-len(data.x_train) // case.batch_size)
-    ratios = []
-    for number in range(rounds):
-        model, optimizer = fresh(case, data, 0.01, number)
-        began = time.perf_counter()
-        config = SweepConfig(batch_size=case.batch_size, seed=number, device="cpu")
-        find_lr(model, data, optimizer, sweep=Sweep(1e-3, 1e-2, steps), config=config)
-        sweep = time.perf_counter() - began
-        model, optimizer = fresh(case, data, 0.01, number)
-        fit_config = FitConfig(batch_size=case.batch_size, seed=number, device="cpu")
-        run = Run(model, optimizer, constant(), fit_config, [0.01] * len(optimizer.param_groups), steps)
-        workload = bind(data, fit_config, torch.device("cpu"), run.world)
-        began = time.perf_counter()
-        train_epoch(run, workload, torch.device("cpu"))
-        plain = time.perf_counter() - began
-        ratios.append(sweep / plain)
-    return statistics.median(ratios)
+def print_totals(cases: list[Case], summaries: dict[str, dict[str, Any]]) -> None:
+    """Per half and suggester: median and worst gap, cases behind an anchor, diverged trainings."""
+    print("\nsummary: gap to the grid's best in points (median, worst), diverged trainings (of all seeds)")
+    names = list(next(iter(summaries.values()))["rows"])
+    for half in ("dev", "val", "all"):
+        chosen = [case for case in cases if half in ("all", case.half)]
+        if not chosen:
+            continue
+        print(f"  {half} ({len(chosen)} cases)")
+        for name in names:
+            gaps = [summaries[c.name]["rows"][name]["gap"] for c in chosen]
+            known = [g for g in gaps if g is not None]
+            diverged_runs = sum(summaries[c.name]["rows"][name]["diverged"] for c in chosen)
+            median = f"{statistics.median(known):.2f}" if known else "n/a"
+            worst = f"{max(known):.2f}" if known else "n/a"
+            missing = (
+                f", {len(gaps) - len(known)} cases without a suggestion" if len(known) < len(gaps) else ""
+            )
+            print(f"    {name:<18} median {median:>6}  worst {worst:>6}  diverged {diverged_runs}{missing}")
+        behind = [
+            c.name
+            for c in chosen
+            for anchor in ANCHORS
+            if (g := summaries[c.name]["rows"].get(anchor, {}).get("gap")) is not None
+            and summaries[c.name]["rows"]["lrlab"]["gap"] is not None
+            and summaries[c.name]["rows"]["lrlab"]["gap"] > g + 1e-9
+        ]
+        print(f"    cases where the default is behind an anchor: {', '.join(sorted(set(behind))) or 'none'}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--cases", default=",".join(case.name for case in CASES))
-    parser.add_argument("--cache", type=Path, help="keep scores in this JSON file between runs")
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--cases", help="comma-separated case names (default: all)")
+    parser.add_argument("--half", choices=("dev", "val"), help="only this half of the suite")
+    parser.add_argument("--jobs", type=int, default=2, help="worker processes (one torch thread each)")
+    parser.add_argument("--cache", type=Path, default=CACHE, help="results kept between runs")
+    parser.add_argument(
+        "--no-anchors", action="store_true", help="leave out torch-lr-finder, Lightning, fastai"
+    )
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    chosen = [
+        case
+        for case in CASES
+        if (not args.cases or case.name in args.cases.split(",")) and args.half in (None, case.half)
+    ]
     cache = Cache(args.cache)
     began = time.perf_counter()
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads"
-    print(f"finder quality, {datetime.date.today()}, {machine}")
+    print(
+        f"finder quality, {datetime.date.today()}, {platform.machine()}, "
+        f"{os.cpu_count()} cores, {args.jobs} workers"
+    )
     print(f"torch {torch.__version__}, lrlab {lrlab.__version__}, Python {platform.python_version()}")
-    for case in CASES:
-        if case.name in args.cases.split(","):
-            print_case(case, *evaluate_case(case, cache))
-    print(f"\nsweep cost: {overhead():.3f}× the same number of plain training steps (LeNet, median of 7)")
-    print(f"wall time {time.perf_counter() - began:.0f} s")
+    context = multiprocessing.get_context("spawn")
+    with futures.ProcessPoolExecutor(args.jobs, mp_context=context) as pool:
+        results = evaluate(chosen, cache, pool, not args.no_anchors)
+    summaries = {case.name: summarize(case, results[case.name]) for case in chosen}
+    for case in chosen:
+        print_case(case, summaries[case.name])
+    print_totals(chosen, summaries)
+    print(f"\nwall time {time.perf_counter() - began:.0f} s")
 
 
 if __name__ == "__main__":
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
     main()

@@ -86,6 +86,21 @@ def test_confirm_trains_around_the_suggestion(capsys: pytest.CaptureFixture[str]
     assert report["suggested_lr"] in [trial["lr"] for trial in trials]
 
 
+def test_confirm_runs_the_trainings_it_announces_and_the_table_prints_their_scores(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out, err = run_main(
+        capsys, "find-lr", "--device", "cpu", "--steps", "60", "--out", str(tmp_path), "--confirm", "3",
+        "--confirm-epochs", "1",
+    )  # fmt: skip
+    assert code == 0, err
+    announced = next(line for line in err.splitlines() if "confirming with 3 trainings" in line)
+    lrs = announced.split("(lr ")[1].rstrip(")").split(", ")
+    line = next(line for line in out.splitlines() if line.startswith("confirmed by val_acc:"))
+    assert [part.split(" → ")[0] for part in line.split(": ", 1)[1].split(", ")] == [f"lr {lr}" for lr in lrs]
+    assert line.count("(kept)") == 1
+
+
 def test_a_weight_decay_range_test(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     report = as_json(capsys, "--out", str(tmp_path), "--param", "weight_decay", "--lr", "0.1")
     assert "suggested_weight_decay" in report and "suggested_lr" not in report

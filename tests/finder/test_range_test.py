@@ -27,7 +27,7 @@ from lrlab.finder import (
     recommend,
     write_range_test,
 )
-from lrlab.finder.recommend import Trial, _choose, confirm_factors, warmup_cosine
+from lrlab.finder.recommend import Trial, _choose, confirm_factors, confirm_lrs, warmup_cosine
 from lrlab.models import build_model
 from lrlab.optim import build_optimizer
 from lrlab.schedules import parse
@@ -47,6 +47,15 @@ def fresh(
     torch.manual_seed(0)
     model = build_model("mlp(widths=[32])", data.input_shape, 10)
     return model, build_optimizer(model, spec, lr)
+
+
+def test_a_default_sweep_sees_12800_samples_whatever_the_batch(data: Data) -> None:
+    model, optimizer = fresh(data, "sgd()")
+    small = find_lr(model, data, optimizer, config=SweepConfig(batch_size=16, device="cpu"))
+    assert len(small.values) == 800 or small.stop.kind == "diverged"
+    assert small.values[-1] <= 10.0 and small.values[1] / small.values[0] == pytest.approx(10 ** (6 / 799))
+    large = find_lr(model, data, optimizer, config=SweepConfig(batch_size=256, device="cpu"))
+    assert large.values[1] / large.values[0] == pytest.approx(10 ** (6 / 99))  # 100 steps: the least
 
 
 @pytest.fixture(scope="module")
@@ -147,9 +156,20 @@ def test_confirmation_trains_around_the_suggestion_and_keeps_the_best(data: Data
     assert confirmation.best_lr == pytest.approx(9e-3)
     assert max(t.score for t in confirmation.trials) == confirmation.trials[-1].score
     capped = confirm(build, data, 3e-3, trainings=3, config=config, cap=5e-3)
-    assert [t.lr for t in capped.trials] == pytest.approx([1e-3, 3e-3])  # ×3 is past the cap
+    assert [t.lr for t in capped.trials] == pytest.approx([1e-3, 3e-3, 5e-3])  # ×3 past the cap: up to it
+    at_cap = confirm(build, data, 3e-3, trainings=3, config=config, cap=3e-3)
+    assert [t.lr for t in at_cap.trials] == pytest.approx([1e-3 / 3, 1e-3, 3e-3])  # no room above: below
     with pytest.raises(LrlabError, match="trainings must be an integer >= 1"):
         confirm(build, data, 0.1, trainings=0)
+
+
+@pytest.mark.parametrize("trainings", [1, 2, 3, 4, 5])
+@pytest.mark.parametrize("cap", [None, 1e-3, 0.5, 1.0, 1.5, 3.0, 100.0])
+def test_a_confirmation_tries_exactly_the_trainings_it_announces(trainings: int, cap: float | None) -> None:
+    lrs = confirm_lrs(1.0, trainings, cap)
+    assert len(lrs) == trainings and lrs == sorted(lrs)
+    assert len({round(x, 9) for x in lrs}) == trainings and min(abs(x - 1.0) for x in lrs) < 1e-9
+    assert cap is None or max(lrs) <= max(cap, 1.0) * (1 + 1e-9)
 
 
 def test_confirmation_prefers_the_smaller_lr_within_one_standard_error() -> None:

@@ -1,7 +1,7 @@
 """Every suggestion function on synthetic curves: plateau-descent-blowup (clean and noisy), flat,
-immediately divergent, cut short and still falling; the default after a cliff and after a
-plateau, with and without momentum; the registry; the default's confidence; and the smoothings
-(debiased EMA, lag-free trend and its reach)."""
+immediately divergent, cut short and still falling; the default's two bounds (a cliff soon after
+the fall, slow progress far past it, a separate early fall) and its lean when unsure; the
+registry; the default's confidence; and the smoothings (debiased EMA, lag-free trend, reach)."""
 
 from __future__ import annotations
 
@@ -16,17 +16,20 @@ from lrlab.errors import LrlabError
 from lrlab.finder.curve import Curve, noise, reach, trend
 from lrlab.finder.descent import Descent, find_descent
 from lrlab.finder.suggest import (
+    ABOVE_STEEPEST,
+    BELOW_LOWEST,
+    LEAN,
+    LOW_CONFIDENCE,
     METHODS,
+    NEAR_DECADES,
     Suggestion,
     combine,
     edge,
-    failed,
-    failure,
     lag_rungs,
-    margin,
     minimum,
+    near_steepest,
     register,
-    stable_step,
+    safe_lr,
     steepest,
     suggest_all,
     valley,
@@ -73,106 +76,81 @@ def test_edge_moves_back_by_the_lag_of_measuring_and_momentum(momentum: float) -
     assert edge(c).index == bottom - lag_rungs(momentum)
 
 
-def ceiling(c: Curve) -> float:
-    """The highest LR the default may read: a margin before the failure (the lowest loss when the
-    loss never came back to its start), and never below edge."""
-    d = descent_of(c)
-    top = max(failure(d) - margin(c), d.bottom - lag_rungs(c.momentum))
-    return c.values[max(min(top, d.bottom) if not failed(d) else top, 0)]
-
-
-def test_the_default_stays_between_minimum_and_a_margin_before_the_failure() -> None:
-    for momentum in (0.0, 0.9, 0.99):
-        c = curve(plateau_descent_blowup(), momentum)
-        answer = combine([c])
-        assert answer.method == "lrlab" and answer.ok
-        floor = lowest_lr(c) / 10
-        assert floor - 1e-12 <= (answer.value or 0) <= max(ceiling(c), floor)
-        assert answer.confidence is not None and 0 <= answer.confidence <= 1
-    # momentum 0.99 would move back 100 rungs: the floor at minimum (÷10) holds it
-    assert combine([curve(plateau_descent_blowup(), 0.99)]).value == pytest.approx(
-        lowest_lr(curve(plateau_descent_blowup())) / 10
-    )
-
-
-# --- cliff or plateau after the lowest loss: where the default reads --------------------------
-
-
-def descent_then(after: int, cut: bool = False) -> list[float]:
-    """A descent from 2.3 to its lowest near rung 60, a slow rise for ``after`` rungs (a
-    plateau), then a jump to 6 (above the start) - or, with ``cut``, the sweep ends there."""
-    x = np.arange(100, dtype=np.float64)
-    loss = 2.3 - 1.8 / (1.0 + np.exp(-(x - 45.0) / 3.0))
-    loss = np.where(x > 60, loss * (1.0 + 0.01 * (x - 60)), loss)
-    loss = np.where(x > 60 + after, 6.0, loss)
-    return list(loss[: 61 + after] if cut else loss)
-
-
 def descent_of(c: Curve) -> Descent:
     descent = find_descent(c)
     assert not isinstance(descent, str), descent
     return descent
 
 
-def test_the_margin_is_two_lags_but_never_finer_than_the_trend() -> None:
-    assert reach(100) == 6 and reach(200) == 12  # the trend's kernel: 3 widths of n/50 steps
-    for momentum, expected in ((0.0, 6), (0.5, 6), (0.8, 10), (0.9, 20), (0.95, 40)):
-        assert margin(curve(descent_then(30), momentum)) == expected
-    long = Curve.of(list(np.geomspace(1e-6, 10.0, 200)), descent_then(30) * 2, 0.0)
-    assert margin(long) == 12  # in steps of the trend, so the same share of the ladder
+def falls(*centres: tuple[float, float], cliff: float = 0.1, slope: float = 0.0) -> list[float]:
+    """2.3, less a sigmoid fall of ``depth`` centred at each ``(centre, depth)`` (3 per decade),
+    less ``slope`` per decade after the last fall (slow progress), then a blow-up after ``cliff``."""
+    x = np.log10(LADDER)
+    loss = np.full_like(x, 2.3)
+    for centre, depth in centres:
+        loss -= depth / (1.0 + np.exp(-(x - np.log10(centre)) * 3.0))
+    loss -= slope * np.clip(x - np.log10(centres[-1][0]), 0.0, None)
+    blowup = np.exp(np.clip((x - np.log10(cliff)) * 4.0, None, 30.0)) - 1.0
+    return list(loss + np.where(x > np.log10(cliff), blowup, 0.0))
 
 
-def test_after_a_cliff_the_default_moves_back_the_whole_lag_as_edge_does() -> None:
-    c = curve(descent_then(after=2), 0.9)
+def bounds(c: Curve) -> tuple[float, float]:
+    """The default's two bounds: the lowest loss's LR / 3, and 2 × the steepest fall near it."""
     d = descent_of(c)
-    assert failure(d) - d.bottom <= lag_rungs(0.9)  # back above its start within one lag
-    assert stable_step(c, d) == d.bottom - 10
-    assert combine([c]).value == edge(c).value
-    assert "read 10 steps below the lowest loss" in combine([c]).reason
+    return c.values[d.bottom] / BELOW_LOWEST, ABOVE_STEEPEST * c.values[near_steepest(c, d)]
 
 
-def test_after_a_wide_plateau_the_default_reads_a_margin_before_the_failure() -> None:
-    c = curve(descent_then(after=30), 0.9)
+def test_the_default_is_the_lower_of_its_two_bounds_and_leans_lower_when_unsure() -> None:
+    for momentum in (0.0, 0.9, 0.99):
+        c = curve(plateau_descent_blowup(), momentum)
+        answer = combine([c])
+        assert answer.method == "lrlab" and answer.ok and answer.confidence is not None
+        assert safe_lr(c, descent_of(c)) == pytest.approx(min(bounds(c)))
+        lean = LEAN if answer.confidence < LOW_CONFIDENCE else 1.0
+        assert answer.value == pytest.approx(min(bounds(c)) / lean)
+
+
+def test_a_cliff_soon_after_the_fall_is_read_a_third_below_the_lowest_loss() -> None:
+    c = curve(falls((1e-2, 1.8), cliff=0.03))
+    low, steep = bounds(c)
+    assert low < steep and 0.02 < c.values[descent_of(c).bottom] < 0.05
+    answer = combine([c])
+    assert answer.value == pytest.approx(low / (LEAN if (answer.confidence or 0) < LOW_CONFIDENCE else 1))
+    assert "÷ 3" in answer.reason
+
+
+def test_slow_progress_far_past_the_steep_fall_is_read_at_twice_the_steepest() -> None:
+    # an adaptive optimizer: the loss falls at 1e-3, then creeps down for more than a decade
+    c = curve(falls((1e-3, 1.5), cliff=0.1, slope=0.1))
+    low, steep = bounds(c)
+    assert steep < low and decades(steep / ABOVE_STEEPEST, 1e-3) < 0.15
+    assert safe_lr(c, descent_of(c)) == pytest.approx(steep)
+    assert "steepest fall" in combine([c]).reason
+
+
+def test_a_separate_fall_far_below_the_lowest_loss_is_not_the_steepest_near_it() -> None:
+    # a new head learns at 1e-5, the whole model at 1e-2: the first fall is the steeper
+    c = curve(falls((1e-5, 1.2), (1e-2, 0.8), cliff=0.05))
     d = descent_of(c)
-    assert failed(d) and failure(d) - d.bottom > 2 * lag_rungs(0.9)  # below its start 2 lags on
-    assert stable_step(c, d) == failure(d) - 20 > d.bottom  # above the lowest loss
-    assert combine([c]).value == c.values[failure(d) - 20]
-    assert d.trend[stable_step(c, d)] < d.trend[d.start]  # still well below its start there
-    assert "margin 20 steps (lag 10): read 10 steps above the lowest loss" in combine([c]).reason
+    assert decades(steepest(c).value or 0, 1e-5) < 0.2  # the single method reads the first
+    assert decades(c.values[near_steepest(c, d)], 1e-2) < 0.2  # the default the one near the lowest
+    assert c.values[d.bottom] / c.values[near_steepest(c, d)] < 10**NEAR_DECADES
 
 
-def test_the_longer_the_plateau_the_higher_the_default_reads() -> None:
-    steps = []
-    for after in (8, 12, 16, 20, 30):
-        c = curve(descent_then(after), 0.9)
-        d = descent_of(c)
-        steps.append(stable_step(c, d) - d.bottom)
-        assert steps[-1] == max(failure(d) - 20, d.bottom - 10) - d.bottom
-    assert steps == sorted(steps) and steps[0] == -10 and -10 < steps[2] < 0 < steps[-1]
-
-
-def test_without_momentum_the_margin_is_the_trend_reach() -> None:
-    # the centred trend turns up about two widths before a cliff; one lag step and one to spare
-    # (two steps) would read right at the failure: the trend's reach (6 steps) keeps it off it
-    cliff = curve(descent_then(after=0))
-    d = descent_of(cliff)
-    assert failure(d) - d.bottom == 6 and stable_step(cliff, d) == d.bottom
-    plateau = curve(descent_then(after=12))
-    d = descent_of(plateau)
-    assert stable_step(plateau, d) == failure(d) - 6 > d.bottom
-    assert combine([plateau]).value == plateau.values[failure(d) - 6]
-
-
-def test_a_sweep_that_ends_below_its_start_reads_no_higher_than_the_lowest_loss() -> None:
-    c = curve(descent_then(after=30, cut=True), 0.9)
-    d = descent_of(c)
-    assert failure(d) == len(c) - 1 and not failed(d)  # no failure seen: no bound above
-    assert stable_step(c, d) == d.bottom
-    assert "below its start all" in combine([c]).reason and "at the lowest loss" in combine([c]).reason
-    short = curve(descent_then(after=4, cut=True), 0.9)  # too little seen after it: the full lag
-    assert stable_step(short, descent_of(short)) == descent_of(short).bottom - 10
-    still = curve(descent_then(after=30, cut=True))  # without momentum too: the lowest loss
-    assert stable_step(still, descent_of(still)) == descent_of(still).bottom
+def test_low_confidence_leans_lower_and_says_so() -> None:
+    c = curve(falls((1e-2, 1.8), cliff=0.03))
+    sure = combine([c])
+    for k in range(4):
+        register(f"far-away-{k}")(lambda c: Suggestion("far-away", c.values[0], 0, "the first LR"))
+    try:
+        unsure = combine([c])
+    finally:
+        for k in range(4):
+            del METHODS[f"far-away-{k}"]
+    assert unsure.confidence is not None and unsure.confidence < LOW_CONFIDENCE
+    assert unsure.value == pytest.approx(safe_lr(c, descent_of(c)) / LEAN)
+    assert "low confidence: leaning lower" in unsure.reason
+    assert sure.confidence is not None and unsure.confidence < sure.confidence
 
 
 @pytest.mark.parametrize("method", [steepest, valley, minimum, edge, combine])
@@ -258,8 +236,9 @@ def test_repeated_sweeps_that_disagree_lower_the_confidence_and_take_the_median(
     shifted = [curve(plateau_descent_blowup(centre=c), 0.9) for c in (1e-4, 1e-3, 1e-2)]
     # the blow-up sits at 0.1 in all three; the descent moves: the lowest loss moves with it a bit
     mixed = combine(shifted)
-    picks = sorted(combine([s]).value or 0 for s in shifted)
-    assert mixed.value == pytest.approx(picks[1])
+    picks = sorted(safe_lr(s, descent_of(s)) for s in shifted)
+    lean = LEAN if (mixed.confidence or 0) < LOW_CONFIDENCE else 1.0
+    assert mixed.value == pytest.approx(picks[1] / lean)
     flat = curve([2.3] * 100)
     broken = combine([a, flat])
     assert broken.ok and broken.confidence == 0 and "1 of 2 sweeps found no descent" in broken.reason
@@ -271,10 +250,8 @@ def test_any_finite_curve_gets_an_lr_in_range_or_a_reason(losses: list[float], m
     c = curve(losses, momentum)
     descent = find_descent(c)
     if not isinstance(descent, str):
-        step = stable_step(c, descent)
-        assert max(descent.bottom - lag_rungs(momentum), 0) <= step <= len(c) - 1
-        bound = max(failure(descent) - margin(c), descent.bottom) if failed(descent) else descent.bottom
-        assert step <= bound
+        assert (combine([c]).value or 0) <= safe_lr(c, descent) * (1 + 1e-9)
+        assert safe_lr(c, descent) <= c.values[descent.bottom] / BELOW_LOWEST * (1 + 1e-9)
     for answer in [*(m(c) for m in SINGLE), combine([c])]:
         if answer.value is None:
             assert answer.reason.startswith("no reliable suggestion")

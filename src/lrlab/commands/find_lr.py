@@ -61,7 +61,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sweep.add_argument("--param", choices=("lr", "weight_decay", "momentum"), default="lr")
     sweep.add_argument("--start", type=float, metavar="X", help="first value (default: by optimizer)")
     sweep.add_argument("--end", type=float, metavar="X", help="last value (default: by optimizer)")
-    sweep.add_argument("--steps", type=int, default=100, metavar="N", help="updates (default: 100)")
+    sweep.add_argument(
+        "--steps",
+        type=int,
+        metavar="N",
+        help="updates (default: 100, more for batches under 128: 12,800 samples)",
+    )
     sweep.add_argument(
         "--mode", choices=("exp", "linear"), help="spacing (default: exp; linear for momentum)"
     )
@@ -150,7 +155,7 @@ def _range_test(args: argparse.Namespace, experiment: Experiment, world: World) 
     data = load_task(experiment)
     model, optimizer, _ = build_model_and_optimizer(experiment, data)
     config = sweep_config(experiment, options)
-    sweep = ladder(optimizer, options)
+    sweep = ladder(optimizer, options, experiment.train.batch_size)
     _say(args, f"range test of {args.param}: {sweep.start:g} to {sweep.end:g} in {sweep.steps} steps")
     result = _range_test_with_progress(args, model, data, optimizer, sweep=sweep, config=config)
     confirmation = _confirm(args, experiment, data, result)
@@ -210,14 +215,14 @@ def _confirm(
     from lrlab.data import Data
     from lrlab.finder import confirm
     from lrlab.finder.experiment import confirm_config
-    from lrlab.finder.recommend import confirm_factors, factors_text
+    from lrlab.finder.recommend import confirm_lrs
     from lrlab.train.setup import build_model_and_optimizer
 
     if isinstance(data, Data) and data.x_val is None:
         raise LrlabError("--confirm scores trainings on a validation split: set --val-fraction > 0.")
     epochs = args.confirm_epochs or min(experiment.train.epochs, 3)
-    factors = factors_text(confirm_factors(args.confirm))
-    _say(args, f"confirming with {args.confirm} trainings of {epochs} epochs ({factors})")
+    lrs = ", ".join(f"{lr:.3g}" for lr in confirm_lrs(result.suggested_lr, args.confirm, result.lowest))
+    _say(args, f"confirming with {args.confirm} trainings of {epochs} epochs (lr {lrs})")
 
     def build(lr: float) -> Any:
         return build_model_and_optimizer(experiment, data, lr)[:2]
@@ -254,21 +259,32 @@ def _print_table(result: RangeTestResult, recommendation: Recommendation, report
     from rich.table import Table
     from rich.text import Text
 
+    from lrlab.finder.recommend import confirmation_text
+    from lrlab.finder.suggest import LEAN, LOW_CONFIDENCE
+
+    console = Console(file=sys.stdout, highlight=False)
+    confidence = result.suggestion.confidence
+    if result.param == "lr" and confidence is not None and confidence < LOW_CONFIDENCE:
+        console.print(
+            Text(f"low confidence ({confidence:.2f}): the curve is ambiguous, so the suggestion leans lower "
+                 f"(÷{LEAN:g}); check it with --confirm 3 or more --repeats"),
+            soft_wrap=True,
+        )  # fmt: skip
     table = Table()
     for column in ("method", result.param, "how"):
         table.add_column(column, justify="right" if column == result.param else "left")
     for answer in result.suggestions:
         shown = "—" if answer.value is None else f"{answer.value:.3g}"
         table.add_row(answer.method, shown, answer.reason if answer.value is not None else "no suggestion")
-    console = Console(file=sys.stdout, highlight=False)
     console.print(table)
     console.print(Text(f"stop reason: {result.stop_reason}"), soft_wrap=True)
     value = recommendation.lr if result.param == "lr" else result.suggestion.value
     if value is None:
         console.print(Text(result.suggestion.reason), soft_wrap=True)
         return
-    confidence = result.suggestion.confidence
     shown = "" if confidence is None else f" (confidence {confidence:.2f})"
+    if recommendation.confirmation is not None:
+        console.print(Text(confirmation_text(recommendation.confirmation)), soft_wrap=True)
     console.print(Text(f"suggested {result.param}: {value:.3g}{shown}"), soft_wrap=True)
     if result.param == "lr" and recommendation.range is not None:
         base, high = recommendation.range

@@ -26,7 +26,7 @@ from lrlab.distributed import World
 from lrlab.finder.hyperparameter import Hyperparameter, check_param
 from lrlab.finder.outcome import RangeTestResult
 from lrlab.finder.recommend import Recommendation
-from lrlab.finder.sweep import Sweep, SweepConfig, default_sweep
+from lrlab.finder.sweep import Sweep, SweepConfig, default_steps, default_sweep
 from lrlab.task import Task
 from lrlab.train.feed import steps_per_epoch
 from lrlab.train.horizon import run_length
@@ -44,7 +44,7 @@ class Options:
     param: Hyperparameter = "lr"
     start: float | None = None
     end: float | None = None
-    steps: int = 100
+    steps: int | None = None
     mode: Literal["exp", "linear"] | None = None
     repeats: int = 1
     divergence: float = 4.0
@@ -62,14 +62,17 @@ def sweep_config(experiment: Experiment, options: Options) -> SweepConfig:
     )  # fmt: skip
 
 
-def ladder(optimizer: torch.optim.Optimizer, options: Options) -> Sweep:
-    """The values to try: the options' ``start``, ``end`` and ``mode`` where given, else the
-    optimizer's default ladder (:func:`~lrlab.finder.default_sweep`)."""
-    default = default_sweep(optimizer, check_param(optimizer, options.param), options.steps)
+def ladder(optimizer: torch.optim.Optimizer, options: Options, batch_size: int | None = None) -> Sweep:
+    """The values to try: the options' ``start``, ``end``, ``steps`` and ``mode`` where given,
+    else the optimizer's default ladder (:func:`~lrlab.finder.default_sweep`), its steps from
+    the samples per update (``batch_size × accumulation``, :func:`~lrlab.finder.sweep.default_steps`)."""
+    samples = None if batch_size is None else batch_size * options.accumulation
+    steps = options.steps or default_steps(samples)
+    default = default_sweep(optimizer, check_param(optimizer, options.param), steps)
     return Sweep(
         options.start if options.start is not None else default.start,
         options.end if options.end is not None else default.end,
-        options.steps,
+        steps,
         options.mode or default.mode,
     )
 

@@ -29,7 +29,7 @@ from lrlab.finder.curve import Curve
 from lrlab.finder.hyperparameter import Hyperparameter, check_param
 from lrlab.finder.outcome import RangeTestResult
 from lrlab.finder.suggest import METHODS, combine, edge, suggest_all
-from lrlab.finder.sweep import Sweep, SweepConfig, Trace, default_sweep, run_sweep
+from lrlab.finder.sweep import Sweep, SweepConfig, Trace, default_steps, default_sweep, run_sweep
 from lrlab.task import LossFn, Task, as_task
 
 
@@ -99,7 +99,8 @@ def range_test(
         raise invalid("data", "a Data record or a Task (find_lr also takes batches)", type(data).__name__)
     param = check_param(optimizer, param)
     config = config or SweepConfig()
-    ladder = sweep or default_sweep(optimizer, param)
+    samples = config.batch_size * config.accumulation if isinstance(data, Data) else None
+    ladder = sweep or default_sweep(optimizer, param, default_steps(samples))
     momentum = 0.0 if param == "momentum" else optimizer_momentum(optimizer)
     traces: list[Trace] = []
     total = repeats * ladder.steps

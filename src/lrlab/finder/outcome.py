@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from lrlab.errors import invalid
+from lrlab.finder.curve import Curve
+from lrlab.finder.descent import find_descent
 from lrlab.finder.hyperparameter import Hyperparameter
-from lrlab.finder.suggest import Suggestion
+from lrlab.finder.suggest import Suggestion, settled_bottom
 from lrlab.record import write_json, write_text
 from lrlab.record.files import SUMMARY_JSON
 from lrlab.record.summary import SummaryCore
@@ -62,8 +64,12 @@ class RangeTestResult:
 
     @property
     def lowest(self) -> float | None:
-        """The value where the trend is lowest: above it the sweep showed training break down
-        (``None`` when no loss was finite)."""
+        """The value where the trend is lowest before any loss spike
+        (:func:`~lrlab.finder.suggest.settled_bottom`): above it the sweep showed training break
+        down (``None`` when no loss was finite)."""
+        descent = find_descent(Curve.of(self.values, self.losses, self.momentum))
+        if not isinstance(descent, str):
+            return self.values[settled_bottom(descent)]
         finite = [(t, v) for t, v in zip(self.trend, self.values, strict=True) if math.isfinite(t)]
         return min(finite)[1] if finite else None
 

@@ -63,8 +63,8 @@ class Recommendation:
 
 
 def confirm_factors(trainings: int) -> list[float]:
-    """The LR factors of ``trainings`` confirmation runs: powers of 3 around 1, lower first
-    (3 → ×1/3, ×1, ×3; 2 → ×1/3, ×1).
+    """The LR factors of ``trainings`` confirmation runs without a cap: powers of 3 around 1,
+    lower first (3 → ×1/3, ×1, ×3; 2 → ×1/3, ×1).
 
     >>> [round(f, 3) for f in confirm_factors(4)]
     [0.111, 0.333, 1.0, 3.0]
@@ -75,6 +75,30 @@ def confirm_factors(trainings: int) -> list[float]:
     return [CONFIRM_STEP**k for k in range(low, low + trainings)]
 
 
+def confirm_lrs(lr: float, trainings: int, cap: float | None = None) -> list[float]:
+    """The ``trainings`` LRs a confirmation tries, lowest first: :func:`confirm_factors` × ``lr``.
+    With a ``cap`` below the highest, the trainings above ``lr`` are spread evenly (in log) up to
+    the cap instead; with no room above ``lr`` at all, they go further down by factors of 3. There
+    are always ``trainings`` of them, and ``lr`` is one.
+
+    >>> [round(x, 3) for x in confirm_lrs(1.0, 3)]
+    [0.333, 1.0, 3.0]
+    >>> [round(x, 3) for x in confirm_lrs(1.0, 3, cap=2.0)]
+    [0.333, 1.0, 2.0]
+    >>> [round(x, 3) for x in confirm_lrs(1.0, 3, cap=1.0)]
+    [0.111, 0.333, 1.0]
+    """
+    factors = confirm_factors(trainings)
+    if cap is None or lr * factors[-1] <= cap * (1 + 1e-9):
+        return [lr * f for f in factors]
+    if cap <= lr * (1 + 1e-9):
+        return [lr * CONFIRM_STEP**-k for k in range(trainings - 1, -1, -1)]
+    below = [lr * f for f in factors if f <= 1]
+    above = trainings - len(below)
+    step = (cap / lr) ** (1 / above)
+    return below + [lr * step**k for k in range(1, above + 1)]
+
+
 def confirm(
     build: Callable[[float], tuple[nn.Module, torch.optim.Optimizer]],
     data: Data | Task,
@@ -83,12 +107,13 @@ def confirm(
     trainings: int = 3,
     config: FitConfig | None = None,
     cap: float | None = None,
+    lrs: Sequence[float] | None = None,
 ) -> Confirmation:
     """Train ``trainings`` fresh models (``build(lr)`` gives a model and its optimizer) at
-    :func:`confirm_factors` × ``lr`` with ``config`` (default: 1 epoch) and keep the best by
-    validation accuracy (classification) or validation loss (regression). LRs above ``cap``
-    (pass the range test's :attr:`~lrlab.finder.RangeTestResult.lowest`: beyond it the sweep
-    saw training break down) are not tried.
+    :func:`confirm_lrs` (or at ``lrs``, when given) with ``config`` (default: 1 epoch) and keep the best by validation
+    accuracy (classification) or validation loss (regression). No LR above ``cap`` is tried (pass
+    the range test's :attr:`~lrlab.finder.RangeTestResult.lowest`: beyond it the sweep saw
+    training break down); the trainings then span ``lr / 3`` to the cap, all ``trainings`` of them.
 
     For accuracy the one-standard-error rule decides: the smallest LR whose accuracy is within
     one binomial standard error (``sqrt(p (1 - p) / n)`` of the best, on ``n`` held-out samples)
@@ -99,16 +124,14 @@ def confirm(
         raise invalid("lr", "a finite number > 0", lr)
     config = config or FitConfig(epochs=1, quiet=True)
     trials, metric = [], "val_loss"
-    for factor in confirm_factors(trainings):
-        if cap is not None and lr * factor > cap * (1 + 1e-9) and factor > 1:
-            continue
-        model, optimizer = build(lr * factor)
+    for rate in confirm_lrs(lr, trainings, cap) if lrs is None else lrs:
+        model, optimizer = build(rate)
         result = fit(model, data, optimizer, config=config)
         if result.history and "val_loss" not in result.final:
             raise LrlabError("confirm needs held-out data: the task gives no val_loss; give val batches.")
         metric = "val_acc" if "val_acc" in result.final else metric
         value = result.final.get(metric, math.nan)
-        trials.append(Trial(lr * factor, value, result.stop_reason))
+        trials.append(Trial(rate, value, result.stop_reason))
     return Confirmation(metric, tuple(trials), _choose(trials, metric, _held_out_size(data)))
 
 
@@ -149,19 +172,32 @@ def recommend(
     confidence = answer.confidence or 0.0
     if lr is None:
         return Recommendation(None, 0.0, answer.reason, None, None, None, steps, confirmation)
-    top = result.lowest or lr * RANGE_FACTOR
-    high = max(min(lr * RANGE_FACTOR, top), lr)
-    base = lr / RANGE_FACTOR
+    base, high = cycle_range(lr, result.lowest)
     return Recommendation(
         lr=lr,
         confidence=confidence,
         reason=answer.reason,
         range=(base, high),
         schedule=warmup_cosine(steps),
-        one_cycle=str(one_cycle(steps=steps, start=_round(base / high))) if steps >= 4 else None,
+        one_cycle=one_cycle_spec(steps, base, high),
         steps=steps,
         confirmation=confirmation,
     )
+
+
+def cycle_range(lr: float, lowest: float | None) -> tuple[float, float]:
+    """``(lr / 3, min(3 lr, lowest))`` (never below ``lr``): the base and the peak of a cycle.
+
+    >>> cycle_range(0.1, 0.2)
+    (0.03333333333333333, 0.2)
+    """
+    top = lowest or lr * RANGE_FACTOR
+    return lr / RANGE_FACTOR, max(min(lr * RANGE_FACTOR, top), lr)
+
+
+def one_cycle_spec(steps: int, base: float, high: float) -> str | None:
+    """``one_cycle(steps=steps, start=base/high)``, for ``--lr high`` (``None`` under 4 steps)."""
+    return str(one_cycle(steps=steps, start=_round(base / high))) if steps >= 4 else None
 
 
 def warmup_cosine(steps: int) -> str:
@@ -178,6 +214,17 @@ def _round(value: float, digits: int = 3) -> float:
     return float(f"{value:.{digits}g}")
 
 
-def factors_text(factors: Sequence[float]) -> str:
-    """``×1/3, ×1, ×3``: factors as the CLI shows them."""
-    return ", ".join(f"×{f:g}" if f >= 1 else f"×1/{round(1 / f):d}" for f in factors)
+def confirmation_text(confirmation: Confirmation) -> str:
+    """The trainings of a confirmation in one line, the one kept marked.
+
+    >>> confirmation_text(Confirmation("val_acc", (Trial(0.01, 0.9, ""), Trial(0.03, 0.95, "")), 0.03))
+    'confirmed by val_acc: lr 0.01 → 0.9, lr 0.03 → 0.95 (kept)'
+    """
+    shown = [
+        f"lr {t.lr:.3g} → {t.score:.4g}" if math.isfinite(t.score) else f"lr {t.lr:.3g} → diverged"
+        for t in confirmation.trials
+    ]
+    kept = [i for i, t in enumerate(confirmation.trials) if t.lr == confirmation.best_lr]
+    for i in kept[:1]:
+        shown[i] += " (kept)"
+    return f"confirmed by {confirmation.metric}: " + ", ".join(shown)

@@ -15,14 +15,13 @@ first steps to the trend's minimum (the *descent*):
   over a mean age of ``m / (1 - m)`` updates, so the loss answers the LR of ``1 / (1 - m)``
   rungs earlier. Without the correction a momentum-0.9 sweep on 100 steps reads an LR about 4×
   too high, on the cliff where training dies.
-* ``lrlab`` (the default): the highest LR the curve shows to be stable. Where the trend is back
-  at its starting level after its lowest point, training failed (:func:`failure`); the default
-  reads the step a :func:`margin` before that: two lags (one for the loss to answer, one to
-  spare), and never fewer steps than the trend's reach (its centred kernel cannot place the
-  failure more finely). It goes no lower than ``edge`` (after a cliff that is where the margin
-  lands), and no higher than the lowest loss when the loss never came back to its start (no
-  failure seen: no bound). Kept above ``minimum``, with a confidence from how many methods agree
-  with it (and how repeated sweeps agree, when asked). See :func:`stable_step`.
+* ``lrlab`` (the default): the safe side of the curve. No higher than a third of the LR of the
+  lowest loss (the sweep saw each LR for a step or two; a whole training at the LR where the loss
+  stopped falling is on the cliff's edge), and no higher than twice the LR of the steepest fall
+  in the two decades below the lowest loss (with Adam-family optimizers and transformers the
+  loss goes on falling far past the LRs a long training tolerates). A confidence from how many
+  methods agree with it; when it is low the default leans lower still (:data:`LEAN`). See
+  :func:`safe_lr`.
 
 A curve without a usable descent (too short, rising from the start, or flat within its noise)
 gets no suggestion from any method, and the reason says which and what to change.
@@ -37,11 +36,19 @@ from dataclasses import dataclass
 import numpy as np
 
 from lrlab.errors import invalid, unknown
-from lrlab.finder.curve import Curve
+from lrlab.finder.curve import Curve, default_width, trend
 from lrlab.finder.descent import Descent, find_descent
 
 AGREE_FACTOR = 3.0  # a method agrees when its LR is within this factor of the default's
 REPEAT_DECADES = 1.0  # repeated sweeps' suggestions spread over this many decades: confidence 0
+BELOW_LOWEST = 3.0  # the default reads no higher than the LR of the lowest loss / 3 ...
+ABOVE_STEEPEST = 2.0  # ... and no higher than 2 × the LR of the steepest fall near it
+NEAR_DECADES = 2.0  # "near": within this many decades below the lowest loss
+STEEP_WIDTH = 2.0  # the slope is read on a trend this many times wider than the default one
+SPIKE = 0.05  # a rise of the trend (log loss) this far above its lowest so far is a loss spike ...
+SETTLED = 0.5  # ... once the loss has fallen this share of its whole drop
+LOW_CONFIDENCE = 0.25  # below this confidence the default leans lower ...
+LEAN = 2.0  # ... by this factor
 
 
 @dataclass(frozen=True)
@@ -92,9 +99,14 @@ def steepest(curve: Curve) -> Suggestion:
     descent = find_descent(curve)
     if isinstance(descent, str):
         return _none("steepest", descent)
-    slope = np.gradient(curve.smooth_loss, curve.log_values)
-    index = descent.start + int(np.argmin(slope[descent.start : descent.bottom + 1]))
+    index = steepest_index(curve, curve.smooth_loss, descent.start, descent.bottom)
     return _at("steepest", curve, index, "steepest descent of the loss per decade of LR")
+
+
+def steepest_index(curve: Curve, loss: np.ndarray, first: int, last: int) -> int:
+    """The step in ``first … last`` where ``loss`` falls fastest per unit of log LR."""
+    slope = np.gradient(loss, curve.log_values)
+    return first + int(np.argmin(slope[first : last + 1]))
 
 
 @register("valley")
@@ -147,40 +159,45 @@ def edge(curve: Curve) -> Suggestion:
     return _at("edge", curve, index, f"end of the descent, {lag_rungs(curve.momentum)} steps back for lag")
 
 
-def failure(descent: Descent) -> int:
-    """The first step at or after the lowest loss where the trend is back at its level at the
-    start of the descent (training no better than untrained), or the last step if it never is."""
-    later = np.flatnonzero(descent.trend[descent.bottom :] >= descent.trend[descent.start])
-    return descent.bottom + int(later[0]) if later.size else len(descent.trend) - 1
+def settled_bottom(descent: Descent) -> int:
+    """The lowest point of the trend before its first loss spike: a rise of more than
+    :data:`SPIKE` (log loss, about 5 %) above its lowest so far, once it has fallen
+    :data:`SETTLED` of its whole drop (the noise of the first steps is not a spike). A loss that
+    spikes and then falls further (transformers with Adam do) broke at the spike; the lower loss
+    after it is not a stable LR. Without a spike: the descent's bottom."""
+    trend = descent.trend[descent.start : descent.bottom + 1]
+    lowest = np.minimum.accumulate(trend)
+    level = trend[0] - SETTLED * (trend[0] - trend[-1])
+    spikes = np.flatnonzero((lowest <= level) & (trend - lowest > SPIKE))
+    if not spikes.size:
+        return descent.bottom
+    return descent.start + int(np.argmin(trend[: spikes[0] + 1]))
 
 
-def failed(descent: Descent) -> bool:
-    """Whether the trend comes back to its level at the start of the descent within the sweep."""
-    return bool(descent.trend[failure(descent)] >= descent.trend[descent.start])
+def near_steepest(curve: Curve, descent: Descent) -> int:
+    """The step of the steepest fall within :data:`NEAR_DECADES` below the lowest loss, read on a
+    trend :data:`STEEP_WIDTH` times wider than the default (less moved by noise). Further down
+    a curve may have an earlier, separate fall (a new head learning before a pretrained body
+    moves) that says nothing about the LR the whole model takes."""
+    wide = trend(curve.losses, STEEP_WIDTH * default_width(len(curve)))
+    loss = np.exp(wide) if bool(np.all(np.asarray(curve.losses) > 0)) else wide
+    bottom = settled_bottom(descent)
+    lowest = curve.log_values[bottom]
+    first = max(descent.start, int(np.searchsorted(curve.log_values, lowest - NEAR_DECADES * math.log(10))))
+    return steepest_index(curve, loss, first, bottom)
 
 
-def margin(curve: Curve) -> int:
-    """Steps the default keeps between the LR it reads and the failure: two lags (the loss answers
-    an LR ``lag_rungs`` steps late, and one lag to spare), but never fewer than the trend's reach:
-    the centred trend blends each step with ``curve.reach`` steps either side (6 on the default
-    sweep), so the step where it is back at its start places the raw loss's failure no more
-    precisely than that."""
-    return max(2 * lag_rungs(curve.momentum), curve.reach)
+def safe_lr(curve: Curve, descent: Descent) -> float:
+    """One sweep's default LR: the lower of the lowest loss's LR / :data:`BELOW_LOWEST` and
+    :data:`ABOVE_STEEPEST` × the LR of :func:`near_steepest`.
 
-
-def stable_step(curve: Curve, descent: Descent) -> int:
-    """The step the default reads: :func:`margin` steps before the :func:`failure`, but no lower
-    than ``edge`` (the lowest loss less one lag) and, when the loss never came back to its start
-    (no failure seen, so no bound), no higher than the lowest loss.
-
-    After a cliff (back at the start within a lag or two) that is ``edge``; after a plateau the
-    loss stopped falling because progress ran out, not because training broke, and the default
-    reads as high as the failure allows, above the lowest loss where the plateau is long.
+    The sweep holds each LR for a step or two, so where its loss is lowest a whole training is
+    on the cliff's edge; a third of it is the classic base LR of a range test. With adaptive
+    optimizers the loss can keep falling a decade and more past what a long training tolerates:
+    there the steepest fall, which marks the fastest progress per step, is the tighter bound.
     """
-    step = max(failure(descent) - margin(curve), descent.bottom - lag_rungs(curve.momentum))
-    if not failed(descent):
-        step = min(step, descent.bottom)
-    return max(step, 0)
+    steep = curve.values[near_steepest(curve, descent)]
+    return min(curve.values[settled_bottom(descent)] / BELOW_LOWEST, ABOVE_STEEPEST * steep)
 
 
 def spread(lrs: Sequence[float]) -> float:
@@ -197,12 +214,12 @@ def default(curve: Curve) -> Suggestion:
 def combine(curves: Sequence[Curve]) -> Suggestion:
     """The default suggestion from one sweep or several (the same ladder, other seeds).
 
-    Each sweep's LR is the one at its :func:`stable_step`, no lower than ``minimum``; the
-    suggestion is their median (in log LR).
+    Each sweep's LR is its :func:`safe_lr`; the suggestion is their median (in log LR).
     ``confidence`` is the share of the first sweep's other methods (``steepest``, ``valley``,
     ``minimum``, any registered) that land within a factor of 3 of it, times
     ``1 - spread / 1 decade`` of the sweeps' LRs, halved when the loss was still falling at the
-    end of the range.
+    end of the range. Below :data:`LOW_CONFIDENCE` the suggestion leans lower by :data:`LEAN`:
+    when the curve cannot tell, the costly mistake is the high one.
     """
     if not curves:
         raise invalid("curves", "at least one curve", list(curves))
@@ -215,7 +232,7 @@ def combine(curves: Sequence[Curve]) -> Suggestion:
     lrs = [answer.value for answer in _single(curves[0]) if answer.value is not None]
     agree = sum(1 for x in lrs if abs(math.log(x / lr)) <= math.log(AGREE_FACTOR))
     confidence = agree / len(lrs) if lrs else 1.0
-    notes = [_reading(curves[0], descent), f"{agree} of {len(lrs)} methods within ×{AGREE_FACTOR:g}"]
+    notes = [_reading(curves[0], descent, lr), f"{agree} of {len(lrs)} methods within ×{AGREE_FACTOR:g}"]
     if len(curves) > 1:
         across = spread(found) if len(found) == len(picks) else math.inf
         confidence *= max(0.0, 1.0 - across / REPEAT_DECADES)
@@ -227,6 +244,9 @@ def combine(curves: Sequence[Curve]) -> Suggestion:
     if not descent.finished_falling:
         confidence /= 2
         notes.append("the loss was still falling at the end: raise the end of the range")
+    if confidence < LOW_CONFIDENCE:
+        lr /= LEAN
+        notes.append(f"low confidence: leaning lower, ÷{LEAN:g}")
     index = int(np.argmin(np.abs(curves[0].log_values - math.log(lr))))
     return Suggestion("lrlab", lr, index, "; ".join(notes), round(confidence, 3))
 
@@ -237,25 +257,20 @@ def _single(curve: Curve) -> list[Suggestion]:
 
 
 def _pick(curve: Curve) -> float | None:
-    """One sweep's default LR: the one at its :func:`stable_step`, no lower than ``minimum``."""
+    """One sweep's default LR (:func:`safe_lr`), or ``None`` without a descent."""
     descent = find_descent(curve)
-    if isinstance(descent, str):
-        return None
-    return max(curve.values[stable_step(curve, descent)], curve.values[descent.bottom] / 10)
+    return None if isinstance(descent, str) else safe_lr(curve, descent)
 
 
-def _reading(curve: Curve, descent: Descent) -> str:
-    """How the default read one sweep: the run of low loss after its lowest, the margin, and where
-    it read relative to the lowest loss."""
-    run = failure(descent) - descent.bottom
-    seen = f"back at its start {run}" if failed(descent) else f"below its start all {run}"
-    offset = stable_step(curve, descent) - descent.bottom
-    side = "above" if offset > 0 else "below"
-    plural = "s" * (abs(offset) != 1)
-    where = "at the lowest loss" if offset == 0 else f"{abs(offset)} step{plural} {side} the lowest loss"
+def _reading(curve: Curve, descent: Descent, lr: float) -> str:
+    """How the default read one sweep: which bound decided."""
+    lowest = curve.values[settled_bottom(descent)]
+    steep = curve.values[near_steepest(curve, descent)]
+    if lowest / BELOW_LOWEST <= ABOVE_STEEPEST * steep:
+        return f"the lowest loss's LR ({lowest:.3g}) ÷ {BELOW_LOWEST:g}"
     return (
-        f"loss {seen} steps after its lowest; margin {margin(curve)} steps "
-        f"(lag {lag_rungs(curve.momentum)}): read {where}"
+        f"the steepest fall's LR ({steep:.3g}) × {ABOVE_STEEPEST:g}, "
+        f"below the lowest loss's ({lowest:.3g}) ÷ {BELOW_LOWEST:g}"
     )
 
 

@@ -98,6 +98,23 @@ def is_adaptive(optimizer: torch.optim.Optimizer) -> bool:
     return isinstance(optimizer, ADAPTIVE) or "betas" in optimizer.defaults
 
 
+SWEEP_SAMPLES = 12_800  # a default sweep sees at least this many samples (100 batches of 128) ...
+MAX_SWEEP_STEPS = 1_000  # ... in at most this many steps
+
+
+def default_steps(batch_size: int | None) -> int:
+    """Steps of a default sweep: 100, more for batches under 128, so that it sees 12,800 samples
+    (up to 1,000 steps). A sweep of 100 batches of 16 is too short for many models to show any
+    learning before the LR is too high; ``None`` (batches of unknown size): 100.
+
+    >>> default_steps(128), default_steps(16), default_steps(1), default_steps(None)
+    (100, 800, 1000, 100)
+    """
+    if batch_size is None:
+        return 100
+    return max(100, min(MAX_SWEEP_STEPS, math.ceil(SWEEP_SAMPLES / batch_size)))
+
+
 def default_sweep(optimizer: torch.optim.Optimizer, param: Hyperparameter = "lr", steps: int = 100) -> Sweep:
     """The ladder used when none is given, by optimizer family and hyperparameter.
 
