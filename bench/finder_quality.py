@@ -11,11 +11,12 @@ than a model that learned nothing (``finder_cases.diverged``); it scores as chan
 Suggesters: lrlab's default and each single method; the default with ``--confirm 3`` (trainings of
 the case's budget on 90 % of the training split, scored on the other 10 %, through
 ``lrlab.finder.confirm``); the same three trainings as a bracket of the stable region instead
-(``lrlab + bracket 3``: the default, the lowest loss's LR, and their geometric mean); torch-lr-finder (its README set-up: ``1e-7`` to 100, 100 steps,
-steepest), Lightning's ``Tuner.lr_find`` (defaults), and fastai's ``valley`` written from its
-published definition (``1e-7`` to 10, 100 steps, stop at 4× the best debiased EMA (β 0.98) of the
-loss, the longest decreasing stretch of that EMA after dropping the first tenth and the last 5
-steps, read ``len/3 + len/6`` in).
+(``lrlab + bracket 3``: the default, the lowest loss's LR, and their geometric mean);
+torch-lr-finder (its README set-up: ``1e-7`` to 100, 100 steps, steepest), Lightning's
+``Tuner.lr_find`` (defaults), and fastai's ``valley`` written from its published definition
+(``1e-7`` to 10, 100 steps, stop at 4× the best debiased EMA (β 0.98) of the loss, the longest
+decreasing stretch of that EMA after dropping the first tenth and the last 5 steps, read
+``len/3 + len/6`` in).
 
 Two more rows train the recommendation as ``lrlab find-lr`` prints it, for the case's budget:
 ``lrlab, warmup + cosine`` (``--lr`` the default, 5 % warmup, cosine to 0.01) and ``lrlab,

@@ -110,8 +110,8 @@ def confirm(
     lrs: Sequence[float] | None = None,
 ) -> Confirmation:
     """Train ``trainings`` fresh models (``build(lr)`` gives a model and its optimizer) at
-    :func:`confirm_lrs` (or at ``lrs``, when given) with ``config`` (default: 1 epoch) and keep the best by validation
-    accuracy (classification) or validation loss (regression). No LR above ``cap`` is tried (pass
+    :func:`confirm_lrs` (or at ``lrs``, when given) with ``config`` (default: 1 epoch) and keep
+    the best by validation accuracy (classification) or validation loss (regression). No LR above ``cap`` is tried (pass
     the range test's :attr:`~lrlab.finder.RangeTestResult.lowest`: beyond it the sweep saw
     training break down); the trainings then span ``lr / 3`` to the cap, all ``trainings`` of them.
 
