@@ -111,9 +111,10 @@ def confirm(
 ) -> Confirmation:
     """Train ``trainings`` fresh models (``build(lr)`` gives a model and its optimizer) at
     :func:`confirm_lrs` (or at ``lrs``, when given) with ``config`` (default: 1 epoch) and keep
-    the best by validation accuracy (classification) or validation loss (regression). No LR above ``cap`` is tried (pass
-    the range test's :attr:`~lrlab.finder.RangeTestResult.lowest`: beyond it the sweep saw
-    training break down); the trainings then span ``lr / 3`` to the cap, all ``trainings`` of them.
+    the best by validation accuracy (classification) or validation loss (regression). No LR
+    above ``cap`` is tried (pass the range test's :attr:`~lrlab.finder.RangeTestResult.lowest`:
+    beyond it the sweep saw training break down); :func:`confirm_lrs` says where the trainings
+    go instead, all ``trainings`` of them.
 
     For accuracy the one-standard-error rule decides: the smallest LR whose accuracy is within
     one binomial standard error (``sqrt(p (1 - p) / n)`` of the best, on ``n`` held-out samples)
