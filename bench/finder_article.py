@@ -1,12 +1,13 @@
 """The recommendation judged at full length, on the article's setting: LeNet on mnist-8k, plain
 ``sgd()``, batch 128, 10 epochs. Per seed: ``lrlab find-lr --epochs 10 --seed s`` prints a
 ``lrlab train`` command; that command is run exactly as printed and its test accuracy read from
-the run's ``summary.json``. Beside it, the same ``lrlab train`` flags with a constant LR of 0.3,
-cosine from 0.3, and multistep from 0.3 (×0.1 after epochs 5 and 8).
+the run's ``summary.json``; so is the alternative it gives (``--lr`` the suggestion, its warmup +
+cosine ``schedule``), with the same other flags. Beside them, the same ``lrlab train`` flags
+with a constant LR of 0.3, cosine from 0.3, and multistep from 0.3 (×0.1 after epochs 5 and 8).
 
 Usage::
 
-    .venv/bin/python bench/finder_article.py [--seeds 5] [--jobs 2]
+    .venv/bin/python bench/finder_article.py [--seeds 5] [--jobs 2] [--no-baselines]
 """
 
 from __future__ import annotations
@@ -90,12 +91,15 @@ def recommended(seed: int) -> dict[str, object]:
     if code != 0:
         raise RuntimeError(f"lrlab find-lr exited {code} for seed {seed}")
     report = json.loads(out)
-    words = shlex.split(report["command"])
-    result = train(words[2:])
+    words = shlex.split(report["command"])[2:]
+    result = train(words)
+    lr = f"{report['suggested_lr']:.3g}"
+    other = [*words[: words.index("--lr")], "--lr", lr, "--schedule", report["schedule"]]
     return result | {
         "lr": report["suggested_lr"],
         "confidence": report["confidence"],
-        "schedule": report["schedule"],
+        "command": report["command"].split("--lr ", 1)[1],
+        "warmup + cosine": train(other),
     }
 
 
@@ -107,17 +111,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--no-baselines", action="store_true", help="only find-lr's trainings")
     args = parser.parse_args()
     began = time.perf_counter()
     machine = f"{platform.machine()}, {os.cpu_count()} cores"
     print(f"the article's setting at full length, {datetime.date.today()}, {machine}")
     with futures.ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
         ours = {s: pool.submit(recommended, s) for s in range(args.seeds)}
-        others = {(n, s): pool.submit(baseline, n, s) for n in BASELINES for s in range(args.seeds)}
+        names = [] if args.no_baselines else list(BASELINES)
+        others = {(n, s): pool.submit(baseline, n, s) for n in names for s in range(args.seeds)}
         rows = {"find-lr's command": [ours[s].result() for s in range(args.seeds)]}
-        rows |= {n: [others[n, s].result() for s in range(args.seeds)] for n in BASELINES}
+        rows["its warmup + cosine"] = [found["warmup + cosine"] for found in rows["find-lr's command"]]
+        rows |= {n: [others[n, s].result() for s in range(args.seeds)] for n in names}
     for s, found in enumerate(rows["find-lr's command"]):
-        print(f"  seed {s}: lr {found['lr']:.3g} (confidence {found['confidence']}), {found['schedule']}")
+        confidence = found["confidence"]
+        print(f"  seed {s}: suggested {found['lr']:.3g} (confidence {confidence}); --lr {found['command']}")
     print(f"\n{'training':<20} {'test accuracy per seed':<44} {'median':>7} {'mean':>7} {'diverged':>9}")
     for name, results in rows.items():
         scores = [r["test_acc"] for r in results]

@@ -18,16 +18,17 @@ torch-lr-finder (its README set-up: ``1e-7`` to 100, 100 steps, steepest), Light
 decreasing stretch of that EMA after dropping the first tenth and the last 5 steps, read
 ``len/3 + len/6`` in).
 
-Two more rows train the recommendation as ``lrlab find-lr`` prints it, for the case's budget:
-``lrlab, warmup + cosine`` (``--lr`` the default, 5 % warmup, cosine to 0.01) and ``lrlab,
-one-cycle`` (``--lr`` the range's max, one-cycle from the base). They are judged against the same
-grid of constant LRs.
+Two more rows train the recommendation for the case's budget: ``lrlab, printed (one-cycle)``, the
+command ``lrlab find-lr`` prints (``--lr`` the range's top, one-cycle from its base), and ``lrlab,
+warmup + cosine`` (``--lr`` the default, 5 % warmup, cosine to 0.01). They are judged against the
+same grid of constant LRs.
 
 The sweeps' curves are kept in the cache, so a changed rule is judged again without sweeping.
 
 Usage::
 
     .venv/bin/python bench/finder_quality.py [--cases a,b | --half dev] [--jobs 2] [--cache FILE]
+    .venv/bin/python bench/finder_quality.py --overhead   # a sweep's cost against plain steps
 """
 
 from __future__ import annotations
@@ -73,13 +74,13 @@ from lrlab.finder import Sweep, SweepConfig, confirm, find_lr
 from lrlab.finder.curve import Curve
 from lrlab.finder.descent import find_descent
 from lrlab.finder.recommend import cycle_range, one_cycle_spec, warmup_cosine
-from lrlab.finder.suggest import settled_bottom, suggest_all
+from lrlab.finder.suggest import peak_step, settled_bottom, suggest_all
 from lrlab.optim import build_optimizer
 from lrlab.task import Task
 
 CACHE = Path(__file__).resolve().parent / ".cache" / "finder_quality.json"
 METHODS = ("lrlab", "edge", "steepest", "valley", "minimum")
-SCHEDULED = ("lrlab, warmup + cosine", "lrlab, one-cycle")
+SCHEDULED = ("lrlab, printed (one-cycle)", "lrlab, warmup + cosine")
 ANCHORS = ("torch-lr-finder", "lightning", "fastai valley")
 CONFIRM = "lrlab + confirm 3"
 BRACKET = "lrlab + bracket 3"
@@ -322,16 +323,19 @@ def picks_of(case: Case, cache: Cache, anchors: bool) -> dict[str, list[float | 
 
 
 def scheduled_jobs(case: Case, seed: int, cache: Cache) -> dict[str, tuple[Any, ...] | None]:
-    """The recommendation's two printed trainings for the case's budget: ``--lr lr`` with warmup
-    + cosine, and ``--lr max`` with one-cycle (``lrlab.finder.recommend``)."""
+    """The recommendation's two schedules for the case's budget (``lrlab.finder.recommend``): the
+    one-cycle ``lrlab find-lr`` prints (``--lr`` the range's top), and warmup + cosine at the LR."""
     lr = suggestions(case, seed, cache)["lrlab"]
     if lr is None:
         return dict.fromkeys(SCHEDULED)
     steps = budget_steps(case)
-    base, high = cycle_range(lr, lowest(curve_of(case, seed, cache)))
+    curve = curve_of(case, seed, cache)
+    descent = find_descent(curve)
+    assert not isinstance(descent, str)
+    base, high = cycle_range(lr, curve.values[peak_step(curve, descent)])
     return {
-        SCHEDULED[0]: ("scheduled", case.name, lr, seed, warmup_cosine(steps)),
-        SCHEDULED[1]: ("scheduled", case.name, high, seed, one_cycle_spec(steps, base, high)),
+        SCHEDULED[0]: ("scheduled", case.name, high, seed, one_cycle_spec(steps, base, high)),
+        SCHEDULED[1]: ("scheduled", case.name, lr, seed, warmup_cosine(steps)),
     }
 
 
@@ -481,6 +485,35 @@ def print_totals(cases: list[Case], summaries: dict[str, dict[str, Any]]) -> Non
         print(f"    cases where the default is behind an anchor: {', '.join(sorted(set(behind))) or 'none'}")
 
 
+def overhead(rounds: int = 7) -> float:
+    """Median over alternating rounds of (a sweep of N steps) / (N plain steps of ``fit``'s epoch
+    loop ``train_epoch``), on LeNet / mnist-8k (the first case), in this process."""
+    from lrlab.schedules import constant
+    from lrlab.train import FitConfig, Run
+    from lrlab.train.feed import bind
+    from lrlab.train.loop import train_epoch
+
+    case = CASES[0]
+    data = case_data(case)
+    assert isinstance(data, Data)
+    steps = -(-len(data.x_train) // case.batch_size)
+    ratios = []
+    for number in range(rounds):
+        model, optimizer = build(case, 0.01, number)
+        began = time.perf_counter()
+        config = SweepConfig(batch_size=case.batch_size, seed=number, device="cpu")
+        find_lr(model, data, optimizer, sweep=Sweep(1e-3, 1e-2, steps), config=config)
+        sweep = time.perf_counter() - began
+        model, optimizer = build(case, 0.01, number)
+        fit_config = FitConfig(batch_size=case.batch_size, seed=number, device="cpu")
+        run = Run(model, optimizer, constant(), fit_config, [0.01] * len(optimizer.param_groups), steps)
+        workload = bind(data, fit_config, torch.device("cpu"), run.world)
+        began = time.perf_counter()
+        train_epoch(run, workload, torch.device("cpu"))
+        ratios.append(sweep / (time.perf_counter() - began))
+    return statistics.median(ratios)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cases", help="comma-separated case names (default: all)")
@@ -490,7 +523,12 @@ def main() -> None:
     parser.add_argument(
         "--no-anchors", action="store_true", help="leave out torch-lr-finder, Lightning, fastai"
     )
+    parser.add_argument("--overhead", action="store_true", help="only time a sweep against plain steps")
     args = parser.parse_args()
+    if args.overhead:
+        torch.set_num_threads(1)
+        print(f"sweep cost: {overhead():.3f}× the same number of plain training steps (LeNet, median of 7)")
+        return
     chosen = [
         case
         for case in CASES

@@ -237,7 +237,10 @@ def _command(args: argparse.Namespace, recommendation: Recommendation, world_siz
         return None
     words = ["lrlab", "train"] + ([args.experiment] if args.experiment else [])
     words += train_words(args, FIND_LR, skip={"lr"})
-    words += ["--lr", f"{recommendation.lr:.3g}", "--schedule", recommendation.schedule or "constant()"]
+    if recommendation.one_cycle is not None and recommendation.range is not None:
+        words += ["--lr", f"{recommendation.range[1]:.3g}", "--schedule", recommendation.one_cycle]
+    else:
+        words += ["--lr", f"{recommendation.lr:.3g}", "--schedule", recommendation.schedule or "constant()"]
     words += ["--nproc", str(world_size)] if world_size > 1 else []  # the global batch it was found for
     return shlex.join(words)
 
@@ -288,6 +291,6 @@ def _print_table(result: RangeTestResult, recommendation: Recommendation, report
     console.print(Text(f"suggested {result.param}: {value:.3g}{shown}"), soft_wrap=True)
     if result.param == "lr" and recommendation.range is not None:
         base, high = recommendation.range
-        console.print(Text(f"range (base, max): {base:.3g}, {high:.3g}; one-cycle with --lr {high:.3g}: "
-                           f"{recommendation.one_cycle}"), soft_wrap=True)  # fmt: skip
+        console.print(Text(f"range (base, max): {base:.3g}, {high:.3g}; or warmup + cosine with --lr "
+                           f"{recommendation.lr:.3g}: {recommendation.schedule}"), soft_wrap=True)  # fmt: skip
         console.print(Text(f"train with: {report['command']}"), soft_wrap=True)

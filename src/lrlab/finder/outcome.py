@@ -7,16 +7,16 @@ from __future__ import annotations
 import csv
 import io
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from lrlab.errors import invalid
 from lrlab.finder.curve import Curve
-from lrlab.finder.descent import find_descent
+from lrlab.finder.descent import Descent, find_descent
 from lrlab.finder.hyperparameter import Hyperparameter
-from lrlab.finder.suggest import Suggestion, settled_bottom
+from lrlab.finder.suggest import Suggestion, peak_step, settled_bottom
 from lrlab.record import write_json, write_text
 from lrlab.record.files import SUMMARY_JSON
 from lrlab.record.summary import SummaryCore
@@ -67,9 +67,20 @@ class RangeTestResult:
         """The value where the trend is lowest before any loss spike
         (:func:`~lrlab.finder.suggest.settled_bottom`): above it the sweep showed training break
         down (``None`` when no loss was finite)."""
+        return self._value_at(settled_bottom)
+
+    @property
+    def peak(self) -> float | None:
+        """The highest value the sweep showed still helping: :attr:`lowest` moved back for the
+        loss's lag (:func:`~lrlab.finder.suggest.peak_step`); the top of a recommended cycle."""
+        curve = Curve.of(self.values, self.losses, self.momentum)
+        return self._value_at(lambda descent: peak_step(curve, descent))
+
+    def _value_at(self, step: Callable[[Descent], int]) -> float | None:
+        """The value at ``step(descent)``; without a descent, where the trend is lowest."""
         descent = find_descent(Curve.of(self.values, self.losses, self.momentum))
         if not isinstance(descent, str):
-            return self.values[settled_bottom(descent)]
+            return self.values[step(descent)]
         finite = [(t, v) for t, v in zip(self.trend, self.values, strict=True) if math.isfinite(t)]
         return min(finite)[1] if finite else None
 

@@ -163,8 +163,10 @@ def recommend(
     """The recommendation for a training of ``steps`` updates.
 
     The LR is the confirmed one when there is a confirmation, else the suggestion. The range is
-    ``(lr / 3, min(3 lr, LR of the lowest loss))``: a cycle never peaks beyond where the sweep's
-    loss stopped falling.
+    ``(lr / 3, min(3 lr, peak))`` (:attr:`~lrlab.finder.RangeTestResult.peak`: the lowest loss
+    before any spike, moved back for the loss's lag): a cycle never peaks beyond where the sweep
+    still saw the loss fall. ``one_cycle`` for ``--lr max`` is what ``lrlab find-lr`` prints to
+    train with; ``schedule`` (warmup + cosine, for ``--lr lr``) is the alternative.
     """
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 2:
         raise invalid("steps", "an integer >= 2 (the training's updates)", steps)
@@ -173,7 +175,7 @@ def recommend(
     confidence = answer.confidence or 0.0
     if lr is None:
         return Recommendation(None, 0.0, answer.reason, None, None, None, steps, confirmation)
-    base, high = cycle_range(lr, result.lowest)
+    base, high = cycle_range(lr, result.peak)
     return Recommendation(
         lr=lr,
         confidence=confidence,
@@ -186,13 +188,13 @@ def recommend(
     )
 
 
-def cycle_range(lr: float, lowest: float | None) -> tuple[float, float]:
-    """``(lr / 3, min(3 lr, lowest))`` (never below ``lr``): the base and the peak of a cycle.
+def cycle_range(lr: float, peak: float | None) -> tuple[float, float]:
+    """``(lr / 3, min(3 lr, peak))`` (never below ``lr``): the base and the top of a cycle.
 
     >>> cycle_range(0.1, 0.2)
     (0.03333333333333333, 0.2)
     """
-    top = lowest or lr * RANGE_FACTOR
+    top = peak or lr * RANGE_FACTOR
     return lr / RANGE_FACTOR, max(min(lr * RANGE_FACTOR, top), lr)
 
 
