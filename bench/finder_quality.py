@@ -16,7 +16,8 @@ torch-lr-finder (its README set-up: ``1e-7`` to 100, 100 steps, steepest), Light
 ``Tuner.lr_find`` (defaults), and fastai's ``valley`` written from its published definition
 (``1e-7`` to 10, 100 steps, stop at 4× the best debiased EMA (β 0.98) of the loss, the longest
 decreasing stretch of that EMA after dropping the first tenth and the last 5 steps, read
-``len/3 + len/6`` in).
+``len/3 + len/6`` in; run on lrlab's sweep, whose ladder includes its end, where fastai's stops
+one rung short of it).
 
 Two more rows train the recommendation for the case's budget: ``lrlab, printed (one-cycle)``, the
 command ``lrlab find-lr`` prints (``--lr`` the range's top, one-cycle from its base), and ``lrlab,

@@ -155,7 +155,7 @@ def _range_test(args: argparse.Namespace, experiment: Experiment, world: World) 
     data = load_task(experiment)
     model, optimizer, _ = build_model_and_optimizer(experiment, data)
     config = sweep_config(experiment, options)
-    sweep = ladder(optimizer, options, experiment.train.batch_size)
+    sweep = ladder(optimizer, options, experiment.train.batch_size * world.size)  # the global batch
     _say(args, f"range test of {args.param}: {sweep.start:g} to {sweep.end:g} in {sweep.steps} steps")
     result = _range_test_with_progress(args, model, data, optimizer, sweep=sweep, config=config)
     confirmation = _confirm(args, experiment, data, result)
@@ -291,6 +291,6 @@ def _print_table(result: RangeTestResult, recommendation: Recommendation, report
     console.print(Text(f"suggested {result.param}: {value:.3g}{shown}"), soft_wrap=True)
     if result.param == "lr" and recommendation.range is not None:
         base, high = recommendation.range
-        console.print(Text(f"range (base, max): {base:.3g}, {high:.3g}; or warmup + cosine with --lr "
-                           f"{recommendation.lr:.3g}: {recommendation.schedule}"), soft_wrap=True)  # fmt: skip
+        alternative = f"or warmup + cosine with --lr {recommendation.lr:.3g}: {recommendation.schedule}"
+        console.print(Text(f"range (base, max): {base:.3g}, {high:.3g}; {alternative}"), soft_wrap=True)
         console.print(Text(f"train with: {report['command']}"), soft_wrap=True)

@@ -65,7 +65,8 @@ def sweep_config(experiment: Experiment, options: Options) -> SweepConfig:
 def ladder(optimizer: torch.optim.Optimizer, options: Options, batch_size: int | None = None) -> Sweep:
     """The values to try: the options' ``start``, ``end``, ``steps`` and ``mode`` where given,
     else the optimizer's default ladder (:func:`~lrlab.finder.default_sweep`), its steps from
-    the samples per update (``batch_size × accumulation``, :func:`~lrlab.finder.sweep.default_steps`)."""
+    the samples per update (``batch_size × accumulation``, :func:`~lrlab.finder.sweep.default_steps`;
+    pass the global batch under data-parallel)."""
     samples = None if batch_size is None else batch_size * options.accumulation
     steps = options.steps or default_steps(samples)
     default = default_sweep(optimizer, check_param(optimizer, options.param), steps)

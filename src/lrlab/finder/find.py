@@ -23,6 +23,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from lrlab import distributed
 from lrlab.data import Data
 from lrlab.errors import invalid
 from lrlab.finder.curve import Curve
@@ -99,7 +100,8 @@ def range_test(
         raise invalid("data", "a Data record or a Task (find_lr also takes batches)", type(data).__name__)
     param = check_param(optimizer, param)
     config = config or SweepConfig()
-    samples = config.batch_size * config.accumulation if isinstance(data, Data) else None
+    global_batch = config.batch_size * config.accumulation * distributed.current().size
+    samples = global_batch if isinstance(data, Data) else None
     ladder = sweep or default_sweep(optimizer, param, default_steps(samples))
     momentum = 0.0 if param == "momentum" else optimizer_momentum(optimizer)
     traces: list[Trace] = []
