@@ -28,8 +28,10 @@ from lrlab.finder.suggest import (
     lag_rungs,
     minimum,
     near_steepest,
+    peak_step,
     register,
     safe_lr,
+    settled_bottom,
     steepest,
     suggest_all,
     valley,
@@ -135,6 +137,41 @@ def test_a_separate_fall_far_below_the_lowest_loss_is_not_the_steepest_near_it()
     assert decades(steepest(c).value or 0, 1e-5) < 0.2  # the single method reads the first
     assert decades(c.values[near_steepest(c, d)], 1e-2) < 0.2  # the default the one near the lowest
     assert c.values[d.bottom] / c.values[near_steepest(c, d)] < 10**NEAR_DECADES
+
+
+def spiked(height: float = 1.3) -> list[float]:
+    """A fall from 2.3 to 1.0 (1e-4 to 3e-3), flat, a spike to ``height`` at 1.5e-2, flat again,
+    a lower loss (0.7 at 0.1), then a blow-up: a transformer's curve with Adam."""
+    points = [(-6, 2.3), (-4, 2.3), (-2.5, 1.0), (-2.0, 1.0), (-1.82, height), (-1.6, 1.0), (-1.0, 0.7),
+              (-0.7, 0.7), (0.0, 30.0), (1.0, 30.0)]  # fmt: skip
+    x, y = zip(*points, strict=True)
+    return list(np.interp(np.log10(LADDER), x, y))
+
+
+def test_a_loss_spike_ends_the_stable_region_even_when_the_loss_falls_lower_after_it() -> None:
+    c = curve(spiked())
+    d = descent_of(c)
+    assert c.values[d.bottom] > 0.05  # the lowest loss comes after the spike
+    settled = c.values[settled_bottom(d)]
+    assert 3e-3 <= settled < 1.5e-2  # the lowest before the spike
+    assert (combine([c]).value or 0) <= settled / BELOW_LOWEST * (1 + 1e-9)
+    small = curve(spiked(height=1.02))  # a 2 % wobble is not a spike
+    assert settled_bottom(descent_of(small)) == descent_of(small).bottom
+
+
+def test_noise_on_the_first_plateau_is_not_a_spike() -> None:
+    rng = np.random.default_rng(0)
+    noisy = np.array(falls((1e-3, 1.8), cliff=0.05))
+    noisy[:30] *= np.exp(rng.normal(0, 0.15, 30))  # 15 % per step before the fall
+    d = descent_of(curve(list(noisy)))
+    assert settled_bottom(d) == d.bottom
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_the_peak_is_the_settled_bottom_moved_back_for_lag(momentum: float) -> None:
+    c = curve(spiked(), momentum)
+    d = descent_of(c)
+    assert peak_step(c, d) == settled_bottom(d) - lag_rungs(momentum)
 
 
 def test_low_confidence_leans_lower_and_says_so() -> None:

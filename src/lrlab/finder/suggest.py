@@ -156,7 +156,8 @@ def edge(curve: Curve) -> Suggestion:
     if isinstance(descent, str):
         return _none("edge", descent)
     index = max(descent.bottom - lag_rungs(curve.momentum), 0)
-    return _at("edge", curve, index, f"end of the descent, {lag_rungs(curve.momentum)} steps back for lag")
+    lag = lag_rungs(curve.momentum)
+    return _at("edge", curve, index, f"end of the descent, {lag} step{'s' * (lag != 1)} back for lag")
 
 
 def settled_bottom(descent: Descent) -> int:
