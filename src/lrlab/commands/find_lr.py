@@ -29,13 +29,15 @@ if TYPE_CHECKING:
 SUMMARY = "suggest a learning rate and schedule with a range test"
 DESCRIPTION = (
     "Train briefly while the LR rises step by step (exponentially, 1e-5 to 10 for SGD, 1e-6 to 1\n"
-    "for Adam-family optimizers, in 100 steps), read the loss curve, and suggest an LR with a\n"
-    "confidence, a (base, max) range and schedule specs that 'lrlab train --schedule' accepts.\n"
-    "When the curve has no usable descent it says so and why, instead of guessing. The model\n"
-    "and optimizer are restored after the sweep. --confirm K checks the suggestion with K short\n"
-    "trainings (x1/3, x1, x3) and keeps the best by validation metric (a larger LR must win by\n"
-    "more than one standard error). --param weight_decay or momentum sweeps that setting at the\n"
-    "fixed --lr instead."
+    "for Adam-family optimizers, in 100 steps or enough for 12,800 samples), read the loss curve,\n"
+    "and suggest an LR on its safe side (the lowest loss before any spike / 3, at most twice the\n"
+    "steepest fall near it) with a confidence, and a command to train with (a one-cycle up to the\n"
+    "peak the sweep saw still helping; warmup + cosine as the alternative). A low confidence leans\n"
+    "lower and says so first. When the curve has no usable descent it says so and why, instead of\n"
+    "guessing. The model and optimizer are restored after the sweep. --confirm K trains K short\n"
+    "runs around the suggestion (x1/3, x1, x3; none above the lowest loss) and keeps the best by\n"
+    "validation metric (a larger LR must win by more than one standard error). --param\n"
+    "weight_decay or momentum sweeps that setting at the fixed --lr instead."
 )
 EXAMPLES = """\
 examples:
