@@ -11,7 +11,10 @@ than a model that learned nothing (``finder_cases.diverged``); it scores as chan
 Suggesters: lrlab's default and each single method; the default with ``--confirm 3`` (trainings of
 the case's budget on 90 % of the training split, scored on the other 10 %, through
 ``lrlab.finder.confirm``); the same three trainings as a bracket of the stable region instead
-(``lrlab + bracket 3``: the default, the lowest loss's LR, and their geometric mean);
+(``lrlab + bracket 3``: the default, the lowest loss's LR, and their geometric mean); successive
+halving over the stable region for the compute of two such trainings (``lrlab + halving (2)``: 9
+LRs from a third of the default to the lowest loss for a ninth of the updates, the best 3 for a
+third, the best of those kept);
 torch-lr-finder (its README set-up: ``1e-7`` to 100, 100 steps, steepest), Lightning's
 ``Tuner.lr_find`` (defaults), and fastai's ``valley`` written from its published definition
 (``1e-7`` to 10, 100 steps, stop at 4× the best debiased EMA (β 0.98) of the loss, the longest
@@ -85,6 +88,7 @@ SCHEDULED = ("lrlab, printed (one-cycle)", "lrlab, warmup + cosine")
 ANCHORS = ("torch-lr-finder", "lightning", "fastai valley")
 CONFIRM = "lrlab + confirm 3"
 BRACKET = "lrlab + bracket 3"
+HALVING = "lrlab + halving (2)"
 
 # ---------------------------------------------------------------- work done in worker processes
 
@@ -122,6 +126,30 @@ def confirm_job(case: Case, seed: int, lr: float, cap: float | None, bracket: bo
 
     lrs = [lr, math.sqrt(lr * cap), cap] if bracket and cap and cap > lr else None
     return confirm(fresh, held, lr, trainings=3, config=case.fit_config(seed), cap=cap, lrs=lrs).best_lr
+
+
+def halving_job(case: Case, seed: int, lr: float, cap: float | None) -> float:
+    """Successive halving over the stable region for the compute of two trainings: 9 LRs spread
+    evenly (in log) from ``lr / 3`` to the lowest loss's LR, each trained for a ninth of the
+    case's updates; the best 3 for a third; the best of those (one-standard-error rule) wins.
+    Scored as ``confirm_job`` is."""
+    from lrlab.data.dataset import split_validation
+
+    data = case_data(case)
+    held = split_validation(data, 0.1, seed) if isinstance(data, Data) else data
+    steps = budget_steps(case)
+    top = max(cap or lr, lr)
+    low = lr / 3
+    lrs = [low * (top / low) ** (k / 8) for k in range(9)]
+
+    def fresh(rate: float) -> tuple[nn.Module, torch.optim.Optimizer]:
+        return build(case, rate, seed)
+
+    first = confirm(fresh, held, lr, config=case.fit_config(seed, steps=max(steps // 9, 2)), lrs=lrs)
+    higher = first.metric == "val_acc"
+    ranked = sorted(first.trials, key=lambda t: -t.score if higher else t.score)
+    kept = sorted(t.lr for t in ranked[:3] if math.isfinite(t.score)) or [lr]
+    return confirm(fresh, held, lr, config=case.fit_config(seed, steps=max(steps // 3, 2)), lrs=kept).best_lr
 
 
 def batches(case: Case, seed: int) -> torch.utils.data.DataLoader[Any]:
@@ -236,6 +264,8 @@ def run_job(job: tuple[Any, ...]) -> Any:
         return score_job(case, *rest)
     if kind in ("confirm", "bracket"):
         return confirm_job(case, *rest, bracket=kind == "bracket")
+    if kind == "halving":
+        return halving_job(case, *rest)
     return anchor_job(rest[0], case, rest[1])
 
 
@@ -309,7 +339,7 @@ def picks_of(case: Case, cache: Cache, anchors: bool) -> dict[str, list[float | 
     """Each suggester's LR per seed (``--confirm 3``'s where the cache has it)."""
     seeds = range(case.seeds)
     picks: dict[str, list[float | None]] = {
-        name: [] for name in (*METHODS, CONFIRM, BRACKET, *(ANCHORS if anchors else ()))
+        name: [] for name in (*METHODS, CONFIRM, BRACKET, HALVING, *(ANCHORS if anchors else ()))
     }
     for s in seeds:
         found = suggestions(case, s, cache)
@@ -317,7 +347,7 @@ def picks_of(case: Case, cache: Cache, anchors: bool) -> dict[str, list[float | 
             picks[name].append(found[name])
         for name in ANCHORS if anchors else ():
             picks[name].append(cache[("anchor", case.name, name, s)])
-        for name, kind in ((CONFIRM, "confirm"), (BRACKET, "bracket")):
+        for name, kind in ((CONFIRM, "confirm"), (BRACKET, "bracket"), (HALVING, "halving")):
             job = confirm_key(case, s, found["lrlab"], cache, kind)
             picks[name].append(cache[job] if job and cache.has(job) else None)
     return picks
@@ -365,7 +395,7 @@ def evaluate(
         confirm_key(case, s, suggestions(case, s, cache)["lrlab"], cache, kind)
         for case in cases
         for s in range(case.seeds)
-        for kind in ("confirm", "bracket")
+        for kind in ("confirm", "bracket", "halving")
     ]
     compute([job for job in confirms if job], cache, pool, "confirmations")
     picks = {case.name: picks_of(case, cache, anchors) for case in cases}
