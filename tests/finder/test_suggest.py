@@ -155,6 +155,7 @@ def test_a_loss_spike_ends_the_stable_region_even_when_the_loss_falls_lower_afte
     settled = c.values[settled_bottom(d)]
     assert 3e-3 <= settled < 1.5e-2  # the lowest before the spike
     assert (combine([c]).value or 0) <= settled / BELOW_LOWEST * (1 + 1e-9)
+    assert "a loss spike after" in combine([c]).reason
     small = curve(spiked(height=1.02))  # a 2 % wobble is not a spike
     assert settled_bottom(descent_of(small)) == descent_of(small).bottom
 

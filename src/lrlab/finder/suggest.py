@@ -240,7 +240,7 @@ def combine(curves: Sequence[Curve]) -> Suggestion:
     lrs = [answer.value for answer in _single(curves[0]) if answer.value is not None]
     agree = sum(1 for x in lrs if abs(math.log(x / lr)) <= math.log(AGREE_FACTOR))
     confidence = agree / len(lrs) if lrs else 1.0
-    notes = [_reading(curves[0], descent, lr), f"{agree} of {len(lrs)} methods within ×{AGREE_FACTOR:g}"]
+    notes = [_reading(curves[0], descent), f"{agree} of {len(lrs)} methods within ×{AGREE_FACTOR:g}"]
     if len(curves) > 1:
         across = spread(found) if len(found) == len(picks) else math.inf
         confidence *= max(0.0, 1.0 - across / REPEAT_DECADES)
@@ -270,16 +270,21 @@ def _pick(curve: Curve) -> float | None:
     return None if isinstance(descent, str) else safe_lr(curve, descent)
 
 
-def _reading(curve: Curve, descent: Descent, lr: float) -> str:
-    """How the default read one sweep: which bound decided."""
-    lowest = curve.values[settled_bottom(descent)]
+def _reading(curve: Curve, descent: Descent) -> str:
+    """How the default read one sweep: which bound decided, and any loss spike."""
+    settled = settled_bottom(descent)
+    lowest = curve.values[settled]
     steep = curve.values[near_steepest(curve, descent)]
     if lowest / BELOW_LOWEST <= ABOVE_STEEPEST * steep:
-        return f"the lowest loss's LR ({lowest:.3g}) ÷ {BELOW_LOWEST:g}"
-    return (
-        f"the steepest fall's LR ({steep:.3g}) × {ABOVE_STEEPEST:g}, "
-        f"below the lowest loss's ({lowest:.3g}) ÷ {BELOW_LOWEST:g}"
-    )
+        reading = f"the lowest loss's LR ({lowest:.3g}) ÷ {BELOW_LOWEST:g}"
+    else:
+        reading = (
+            f"the steepest fall's LR ({steep:.3g}) × {ABOVE_STEEPEST:g}, "
+            f"below the lowest loss's ({lowest:.3g}) ÷ {BELOW_LOWEST:g}"
+        )
+    if settled != descent.bottom:
+        reading += f" (a loss spike after {lowest:.3g}; lower again at {curve.values[descent.bottom]:.3g})"
+    return reading
 
 
 def suggest_all(curve: Curve, methods: Sequence[str] | None = None) -> dict[str, Suggestion]:
