@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from lrlab.cli import main
+from lrlab.finder.suggest import LEAN, LOW_CONFIDENCE
 from lrlab.schedules import parse
 
 FAST = ("--device", "cpu", "--quiet", "--steps", "60")
@@ -84,6 +85,24 @@ def test_confirm_trains_around_the_suggestion(capsys: pytest.CaptureFixture[str]
     trials = report["confirmation"]["trials"]
     assert report["confirmation"]["metric"] == "val_acc" and len(trials) == 2
     assert report["suggested_lr"] in [trial["lr"] for trial in trials]
+
+
+def test_low_confidence_is_said_on_the_first_line_and_the_suggestion_leans_lower(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sure = as_json(capsys, "--out", str(tmp_path / "sure"))
+    code, out, err = run_main(capsys, "find-lr", *FAST, "--out", str(tmp_path / "sure-table"))
+    assert code == 0 and sure["confidence"] >= LOW_CONFIDENCE
+    assert not out.splitlines()[0].startswith("low confidence")
+    monkeypatch.setattr("lrlab.finder.suggest.LOW_CONFIDENCE", 1.01)  # every curve counts as ambiguous
+    code, out, err = run_main(capsys, "find-lr", *FAST, "--out", str(tmp_path / "unsure"))
+    assert code == 0, err
+    assert out.splitlines()[0].startswith(
+        f"low confidence ({sure['confidence']:.2f}): the curve is ambiguous"
+    )
+    unsure = as_json(capsys, "--out", str(tmp_path / "unsure-json"))
+    assert unsure["suggested_lr"] == pytest.approx(sure["suggested_lr"] / LEAN)
+    assert "low confidence: leaning lower" in unsure["reason"]
 
 
 def test_confirm_runs_the_trainings_it_announces_and_the_table_prints_their_scores(

@@ -67,20 +67,20 @@ class RangeTestResult:
         """The value where the trend is lowest before any loss spike
         (:func:`~lrlab.finder.suggest.settled_bottom`): above it the sweep showed training break
         down (``None`` when no loss was finite)."""
-        return self._value_at(settled_bottom)
+        return self._value_at(lambda _curve, descent: settled_bottom(descent))
 
     @property
     def peak(self) -> float | None:
         """The highest value the sweep showed still helping: :attr:`lowest` moved back for the
         loss's lag (:func:`~lrlab.finder.suggest.peak_step`); the top of a recommended cycle."""
-        curve = Curve.of(self.values, self.losses, self.momentum)
-        return self._value_at(lambda descent: peak_step(curve, descent))
+        return self._value_at(peak_step)
 
-    def _value_at(self, step: Callable[[Descent], int]) -> float | None:
-        """The value at ``step(descent)``; without a descent, where the trend is lowest."""
-        descent = find_descent(Curve.of(self.values, self.losses, self.momentum))
+    def _value_at(self, step: Callable[[Curve, Descent], int]) -> float | None:
+        """The value at ``step(curve, descent)``; without a descent, where the trend is lowest."""
+        curve = Curve.of(self.values, self.losses, self.momentum)
+        descent = find_descent(curve)
         if not isinstance(descent, str):
-            return self.values[step(descent)]
+            return self.values[step(curve, descent)]
         finite = [(t, v) for t, v in zip(self.trend, self.values, strict=True) if math.isfinite(t)]
         return min(finite)[1] if finite else None
 

@@ -45,7 +45,8 @@ BELOW_LOWEST = 3.0  # the default reads no higher than the LR of the lowest loss
 ABOVE_STEEPEST = 2.0  # ... and no higher than 2 × the LR of the steepest fall near it
 NEAR_DECADES = 2.0  # "near": within this many decades below the lowest loss
 STEEP_WIDTH = 2.0  # the slope is read on a trend this many times wider than the default one
-SPIKE = 0.05  # a rise of the trend (log loss) this far above its lowest so far is a loss spike ...
+SPIKE = 0.05  # a rise of the trend (log loss; loss units if some loss is <= 0) this far above
+# its lowest so far is a loss spike ...
 SETTLED = 0.5  # ... once the loss has fallen this share of its whole drop
 LOW_CONFIDENCE = 0.25  # below this confidence the default leans lower ...
 LEAN = 2.0  # ... by this factor
