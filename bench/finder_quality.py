@@ -31,7 +31,7 @@ The sweeps' curves are kept in the cache, so a changed rule is judged again with
 
 Usage::
 
-    .venv/bin/python bench/finder_quality.py [--cases a,b | --half dev] [--jobs 2] [--cache FILE]
+    .venv/bin/python bench/finder_quality.py [--cases a,b | --half dev|val|fresh] [--jobs 2] [--cache FILE]
     .venv/bin/python bench/finder_quality.py --overhead   # a sweep's cost against plain steps
 """
 
@@ -62,6 +62,7 @@ import torch
 from finder_cases import (
     BY_NAME,
     CASES,
+    FRESH,
     Case,
     budget_steps,
     build,
@@ -490,7 +491,7 @@ def print_totals(cases: list[Case], summaries: dict[str, dict[str, Any]]) -> Non
     """Per half and suggester: median and worst gap, cases behind an anchor, diverged trainings."""
     print("\nsummary: gap to the grid's best in points (median, worst), diverged trainings (of all seeds)")
     names = list(next(iter(summaries.values()))["rows"])
-    for half in ("dev", "val", "all"):
+    for half in ("dev", "val", "fresh", "all"):
         chosen = [case for case in cases if half in ("all", case.half)]
         if not chosen:
             continue
@@ -548,7 +549,11 @@ def overhead(rounds: int = 7) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cases", help="comma-separated case names (default: all)")
-    parser.add_argument("--half", choices=("dev", "val"), help="only this half of the suite")
+    parser.add_argument(
+        "--half",
+        choices=("dev", "val", "fresh"),
+        help="only this half of the suite (fresh: cases kept out of it)",
+    )
     parser.add_argument("--jobs", type=int, default=2, help="worker processes (one torch thread each)")
     parser.add_argument("--cache", type=Path, default=CACHE, help="results kept between runs")
     parser.add_argument(
@@ -562,8 +567,9 @@ def main() -> None:
         return
     chosen = [
         case
-        for case in CASES
-        if (not args.cases or case.name in args.cases.split(",")) and args.half in (None, case.half)
+        for case in (*CASES, *FRESH)
+        if (case.name in args.cases.split(",") if args.cases else args.half in (None, case.half))
+        and (args.half is not None or case.half != "fresh" or args.cases)
     ]
     cache = Cache(args.cache)
     began = time.perf_counter()
