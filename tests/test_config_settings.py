@@ -23,9 +23,9 @@ OWN = {
     },
     "compare": {"--preset", "--jobs", "--out", "--quiet", "--no-report", "--force"},
     "tune": {
-        "--preset", "--trials", "--timeout", "--workers", "--storage", "--study", "--sampler", "--pruner",
-        "--cv", "--lr-scaling", "--reference-batch-size", "--heartbeat", "--final", "--out", "--force",
-        "--quiet", "--no-report",
+        "--preset", "--trials", "--budget-epochs", "--timeout", "--workers", "--storage", "--study",
+        "--sampler", "--pruner", "--cv", "--lr-scaling", "--reference-batch-size", "--heartbeat",
+        "--final", "--out", "--force", "--quiet", "--no-report",
     },
 }  # fmt: skip
 # values of text settings (any other type gets a value from its type and default)

@@ -17,6 +17,7 @@ from lrlab.commands.setting_flags import add_setting_flags, add_setting_groups, 
 from lrlab.config.flags import RUN, TUNE
 from lrlab.errors import LrlabError
 from lrlab.namespaces import TUNE_OUT
+from lrlab.tune.defaults import DEFAULT_TRIALS
 
 if TYPE_CHECKING:
     from lrlab.config import Experiment
@@ -32,7 +33,8 @@ DESCRIPTION = (
     "trials.csv, best.toml (which lrlab train accepts; also printed), report.html and, with\n"
     "--final, the best configuration\n"
     "retrained on train + validation and evaluated once on the test split. --trials counts the\n"
-    "finished trials of the whole study: the same command continues a stopped study."
+    "finished trials of the whole study, --budget-epochs its training epochs: the same command\n"
+    "continues a stopped study."
 )
 EXAMPLES = """\
 examples:
@@ -56,7 +58,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_setting_groups(parser, TUNE)
     group = parser.add_argument_group("study")
     group.add_argument("--preset", metavar="NAME", help="a built-in study (default: quickstart)")
-    group.add_argument("--trials", type=int, default=30, metavar="N", help="finished trials (default: 30)")
+    group.add_argument(
+        "--trials",
+        type=int,
+        metavar="N",
+        help=f"finished trials (default: {DEFAULT_TRIALS} unless --budget-epochs is given)",
+    )
+    group.add_argument(
+        "--budget-epochs",
+        type=int,
+        metavar="N",
+        help="stop after N training epochs in all, pruned and failed trials included; a trial "
+        "starts only when it can finish within them",
+    )
     group.add_argument("--timeout", type=float, metavar="S", help="start no trial after S seconds")
     group.add_argument(
         "--workers", type=int, metavar="N", help="local worker processes (default: one per CPU)"
@@ -118,6 +132,7 @@ def build_config(args: argparse.Namespace) -> TuneConfig:
 
     return TuneConfig(
         trials=args.trials,
+        budget_epochs=args.budget_epochs,
         timeout=args.timeout,
         workers=available_cpus() if args.workers is None else args.workers,  # default: one per CPU
         storage=args.storage,
@@ -138,12 +153,12 @@ def build_config(args: argparse.Namespace) -> TuneConfig:
 def run(args: argparse.Namespace) -> int:
     """``lrlab tune``: check everything, run the study, print the best configuration."""
     from lrlab.tune.run import tune
-    from lrlab.tune.study import check, study_folder, worker_count
+    from lrlab.tune.study import check, limits, study_folder, worker_count
     from lrlab.tune.workers import log_trials
 
     config = build_config(args)
     experiment = build_experiment(args)
-    check(experiment, config)  # every mistake before the first line of output
+    space = check(experiment, config)  # every mistake before the first line of output
     name, folder, _ = study_folder(experiment, config)
     workers, lowered = worker_count(experiment, config)
     log_trials(not args.quiet)
@@ -151,7 +166,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"lrlab: note: {lowered}", file=sys.stderr)
     if not args.quiet:
         print(
-            f"lrlab: study {name!r} in {folder}: {config.trials} trials, {workers} worker(s)",
+            f"lrlab: study {name!r} in {folder}: {limits(space, config).describe()}, {workers} worker(s)",
             file=sys.stderr,
         )
     try:
@@ -171,7 +186,9 @@ def print_result(result: TuneResult) -> None:
 
     console = Console(file=sys.stdout, highlight=False, width=None if sys.stdout.isatty() else 200)
     counts = ", ".join(f"{count} {state}" for state, count in sorted(result.counts.items()))
-    console.print(Text(f"study {result.study_name!r} ({result.storage}): {counts}"), soft_wrap=True)
+    budget = f" of {result.budget_epochs}" if result.budget_epochs is not None else ""
+    spent = f"{result.epochs_spent}{budget} training epochs spent"
+    console.print(Text(f"study {result.study_name!r} ({result.storage}): {counts}; {spent}"), soft_wrap=True)
     for note in result.notes:
         console.print(Text(f"note: {note}"), soft_wrap=True)
     best = result.best

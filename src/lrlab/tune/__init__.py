@@ -8,10 +8,11 @@ the grammar only; the other names load on first use.
 
 From the bottom up: :mod:`~lrlab.tune.space`, :mod:`~lrlab.tune.storage` (storage URLs, SQLite
 made safe for several workers), :mod:`~lrlab.tune.samplers` (samplers and pruners by name),
-:mod:`~lrlab.tune.study` (the settings, opening and checking a study, the trial budget),
-:mod:`~lrlab.tune.objective` (a trial = a fit that reports each epoch, with pruning and k-fold
-cross-validation), :mod:`~lrlab.tune.workers` (processes that run trials), :mod:`~lrlab.tune.final`
-(the final retrain), :mod:`~lrlab.tune.export` (best.toml, trials.csv, the result),
+:mod:`~lrlab.tune.budget` (the trials and training epochs a study may spend, counted from its
+trials' records), :mod:`~lrlab.tune.study` (the settings, opening and checking a study, its
+limits), :mod:`~lrlab.tune.objective` (a trial = a fit that reports each epoch, with pruning and
+k-fold cross-validation), :mod:`~lrlab.tune.workers` (processes that run trials),
+:mod:`~lrlab.tune.final` (the final retrain), :mod:`~lrlab.tune.export` (best.toml, trials.csv, the result),
 :mod:`~lrlab.tune.report` (the HTML report) and :mod:`~lrlab.tune.run` (:func:`tune`, which runs
 them in order). They pass Optuna's own objects through.
 """

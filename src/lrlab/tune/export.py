@@ -15,10 +15,12 @@ from optuna.trial import FrozenTrial
 
 from lrlab.config import Experiment, to_toml, validate
 from lrlab.record import write_text
+from lrlab.tune.budget import FINISHED, OVER_BUDGET, Budget, epochs_spent
 from lrlab.tune.final import final_retrain
 from lrlab.tune.space import SearchSpace
 from lrlab.tune.storage import open_storage, shown_url
-from lrlab.tune.workers import OVER_BUDGET, Job
+from lrlab.tune.study import budget_of
+from lrlab.tune.workers import Job
 
 BEST = "best.toml"
 TRIALS_CSV = "trials.csv"
@@ -38,6 +40,8 @@ class TuneResult:
     report: Path | None = None
     final: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
+    epochs_spent: int = 0  # training epochs of all its trials, pruned and failed ones included
+    budget_epochs: int | None = None  # --budget-epochs, if given
 
 
 def finish(job: Job, space: SearchSpace, notes: list[str]) -> TuneResult:
@@ -46,12 +50,9 @@ def finish(job: Job, space: SearchSpace, notes: list[str]) -> TuneResult:
     study = optuna.load_study(study_name=job.study_name, storage=storage)
     trials = study.get_trials(deepcopy=False)
     counts = Counter("not run" if t.user_attrs.get(OVER_BUDGET) else t.state.name.lower() for t in trials)
-    finished = counts["complete"] + counts["pruned"]
-    if finished < job.config.trials:
-        notes.append(
-            f"the study holds {finished} of {job.config.trials} finished trials; run the same "
-            "command again to continue it."
-        )
+    budget = budget_of(space, job.config)
+    if budget.next_step(trials) != "stop":
+        notes.append(_unfinished(budget, trials))
     best = study.best_trial if counts["complete"] else None
     best_toml = write_best(job.folder, study, best) if best is not None else None
     final = None
@@ -74,7 +75,21 @@ def finish(job: Job, space: SearchSpace, notes: list[str]) -> TuneResult:
         report=report,
         final=final,
         notes=notes,
+        epochs_spent=epochs_spent(trials),
+        budget_epochs=budget.limits.epochs,
     )
+
+
+def _unfinished(budget: Budget, trials: list[FrozenTrial]) -> str:
+    """The note on a study stopped short of its limits (by ``--timeout``, or workers that
+    stopped early)."""
+    held = []
+    if budget.limits.trials is not None:
+        finished = sum(t.state in FINISHED for t in trials)
+        held.append(f"holds {finished} of {budget.limits.trials} finished trials")
+    if budget.limits.epochs is not None:
+        held.append(f"has spent {epochs_spent(trials)} of {budget.limits.epochs} training epochs")
+    return f"the study {' and '.join(held)}; run the same command again to continue it."
 
 
 def best_experiment(trial: FrozenTrial) -> Experiment:

@@ -44,6 +44,7 @@ from lrlab.train import Callback, FitResult, Monitor, Run, fit
 from lrlab.train.checkpoint import Checkpoint
 from lrlab.train.feed import steps_per_epoch
 from lrlab.train.setup import build_callbacks, build_model_and_optimizer, fit_config, load_task
+from lrlab.tune.budget import EPOCHS
 from lrlab.tune.space import SearchSpace, StepsPerEpoch
 
 TRIALS = "trials"
@@ -51,7 +52,9 @@ TRIALS = "trials"
 
 class TrialReporter(Callback):
     """Reports ``metric`` to ``trial`` after each epoch (at step ``offset + epoch``) and stops
-    the fit when the pruner says so; ``pruned`` tells the objective afterwards.
+    the fit when the pruner says so; ``pruned`` tells the objective afterwards. It records the
+    epochs trained so far (``offset + epoch``, the user attribute ``epochs``) after each epoch:
+    a trial that fails or is killed later keeps its count (a study's epoch budget reads it).
 
     The pruner is not asked at step ``last`` (the trial's last epoch, of its last fold): a
     trial that has trained to its end costs nothing more, and pruning it then would only throw
@@ -68,11 +71,12 @@ class TrialReporter(Callback):
         self.pruned = False
 
     def on_epoch_end(self, run: Run, metrics: Mapping[str, float]) -> None:
+        epoch = int(metrics["epoch"])
+        step = self.offset + epoch
+        self.trial.set_user_attr(EPOCHS, step)
         value = metrics.get(self.metric)
         if value is None or not math.isfinite(value):
             return
-        epoch = int(metrics["epoch"])
-        step = self.offset + epoch
         self.trial.report(value, step)
         if (self.last is None or step < self.last) and self.trial.should_prune():
             self.pruned = True
@@ -115,16 +119,23 @@ class Objective:
         return self._splits
 
     def __call__(self, trial: optuna.Trial) -> float:
+        return self.train(trial, self.sample(trial))
+
+    def sample(self, trial: optuna.Trial) -> Experiment:
+        """The experiment of ``trial``: the values it draws, schedules sized to the data."""
+        steps = updates_per_epoch(self.splits()[0], self.space.base)
+        return self.space.sample(trial, steps_per_epoch=steps, scaling=self.scaling)
+
+    def train(self, trial: optuna.Trial, experiment: Experiment) -> float:
+        """Train ``trial``'s ``experiment`` (each fold with ``--cv``) and return its value."""
         splits = self.splits()
-        experiment = self.space.sample(
-            trial, steps_per_epoch=updates_per_epoch(splits[0], self.space.base), scaling=self.scaling
-        )
         if isinstance(splits[0], Task) and experiment.train.batch_size != self.space.base.train.batch_size:
             splits = [load_task(experiment)]  # the plug-in batches at the trial's batch size
         folder = claim_directory(self.folder / TRIALS, trial.number)
         trial.set_user_attr("run_dir", str(folder.relative_to(self.folder)))
         trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
         trial.set_user_attr("experiment", experiment.model_dump(mode="json"))
+        trial.set_user_attr(EPOCHS, 0)  # a retry of a killed trial starts with a copy of its count
         epochs = experiment.train.epochs
         results: list[FoldResult] = []
         last = len(splits) * epochs  # the last step reported: never pruned
@@ -184,7 +195,7 @@ class Objective:
     def finish(self, trial: optuna.Trial, results: list[FoldResult]) -> float:
         """Record the trial's numbers; raise ``TrialPruned`` when a fit was pruned."""
         values = [result.value for result in results]
-        trial.set_user_attr("epochs", sum(result.epochs for result in results))
+        trial.set_user_attr(EPOCHS, sum(result.epochs for result in results))
         trial.set_user_attr("best_epoch", round(statistics.fmean(r.best_epoch for r in results)))
         trial.set_user_attr("stop_reason", results[-1].stop_reason)
         bars = [r.retrain_bar for r in results if r.retrain_bar is not None]

@@ -10,9 +10,10 @@ the experiment's; a study name is a plain folder name, see :mod:`lrlab.namespace
     final/            with --final: the best configuration retrained on train + validation
     trials.csv, report.html, figures/   the study as a table and a page
 
-``trials`` counts finished (complete or pruned) trials of the whole study: running the same
-command again continues a stopped study up to that number, and a larger ``--trials`` extends
-it. Samplers and pruners are Optuna's, chosen by name (:mod:`lrlab.tune.samplers`) and passed
+``trials`` counts finished (complete or pruned) trials of the whole study, ``budget_epochs``
+its training epochs (all its trials', pruned and failed ones included): running the same
+command again continues a stopped study up to these limits, and larger ones extend it.
+Samplers and pruners are Optuna's, chosen by name (:mod:`lrlab.tune.samplers`) and passed
 through unchanged. The study is opened and checked by :mod:`lrlab.tune.study`, its trials run by
 :mod:`lrlab.tune.workers`, and what it found written by :mod:`lrlab.tune.export`.
 """
@@ -35,7 +36,8 @@ from lrlab.tune.workers import Job, run_workers
 
 
 def tune(experiment: Experiment, config: TuneConfig) -> TuneResult:
-    """Run the study of ``experiment`` to ``config.trials`` finished trials (or its timeout),
+    """Run the study of ``experiment`` to its limits (``config.trials`` finished trials,
+    ``config.budget_epochs`` training epochs: :func:`~lrlab.tune.study.limits`) or its timeout,
     then write best.toml, the final retrain (``config.final``) and the report. Each finished
     trial is logged (INFO) to the ``lrlab.tune`` logger, by worker processes too; a failed one
     (WARNING) with its cause. ``config.workers`` is lowered as

@@ -84,6 +84,15 @@ class SearchSpace:
         """Optuna name → distribution text (stored with a study, to recognise it on resume)."""
         return {param.name: str(param.distribution) for param in self.params}
 
+    def searches(self, key: str) -> bool:
+        """Whether a trial draws ``key`` (``"train.epochs"``, ``"lr"``, …)."""
+        return any(param.key == key for param in self.params)
+
+    def epochs_range(self) -> tuple[int, int]:
+        """The fewest and most ``train.epochs`` a trial may train (drawn, or the experiment's)."""
+        values = _values(self.base, list(self.params), "train.epochs", self.base.train.epochs)
+        return min(values), max(values)
+
     def sample(
         self,
         trial: BaseTrial,

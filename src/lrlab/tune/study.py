@@ -1,6 +1,8 @@
 """A study: its settings (:class:`TuneConfig`, one per ``lrlab tune`` flag), its folder and
-storage, opening (or continuing) it, the checks done before anything is written, and how many
-trials and local workers it still needs. :func:`lrlab.tune.run.tune` runs it.
+storage, opening (or continuing) it, the checks done before anything is written, its limits
+(``--trials`` finished trials, ``--budget-epochs`` training epochs: :func:`limits`, accounted by
+:mod:`lrlab.tune.budget`) and how many local workers it still needs. :func:`lrlab.tune.run.tune`
+runs it.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from lrlab.errors import LrlabError, invalid, unknown
 from lrlab.namespaces import TUNE_OUT, check_experiment_folder, check_name
 from lrlab.scaling import ScalingRule
 from lrlab.train.monitor import resolve_mode
+from lrlab.tune.budget import Budget, Lengths, Limits
+from lrlab.tune.defaults import DEFAULT_TRIALS
 from lrlab.tune.samplers import PRUNERS, SAMPLERS, grid_of, make_pruner, make_sampler
 from lrlab.tune.space import SearchSpace, build_space
 from lrlab.tune.storage import check_url, default_url, open_storage, sqlite_path
@@ -27,7 +31,8 @@ from lrlab.tune.storage import check_url, default_url, open_storage, sqlite_path
 class TuneConfig:
     """How to run a study; every field is a ``lrlab tune`` flag (checked on construction)."""
 
-    trials: int = 30
+    trials: int | None = None  # None: DEFAULT_TRIALS, or none with budget_epochs (see limits)
+    budget_epochs: int | None = None
     timeout: float | None = None
     workers: int = 1
     storage: str | None = None
@@ -46,7 +51,9 @@ class TuneConfig:
     def __post_init__(self) -> None:
         if self.study is not None:
             check_name(self.study, "--study")
-        _integer("--trials", self.trials, 1)
+        for flag, limit in (("--trials", self.trials), ("--budget-epochs", self.budget_epochs)):
+            if limit is not None:
+                _integer(flag, limit, 1)
         _integer("--workers", self.workers, 1)
         _integer("--heartbeat", self.heartbeat, 1)
         if self.timeout is not None and not (isinstance(self.timeout, int | float) and self.timeout > 0):
@@ -97,9 +104,8 @@ def open_study(
     name, _, url = study_folder(experiment, config)
     storage = open_storage(url, heartbeat=config.heartbeat)
     steps = experiment.train.epochs * max(1, config.cv)
-    sampler = make_sampler(
-        config.sampler, seed=seed, space=space, trials=config.trials, parallel=_parallel(config)
-    )
+    trials = budget_of(space, config).planned_trials()
+    sampler = make_sampler(config.sampler, seed=seed, space=space, trials=trials, parallel=_parallel(config))
     study = optuna.create_study(
         storage=storage,
         study_name=name,
@@ -138,7 +144,8 @@ def check(experiment: Experiment, config: TuneConfig) -> SearchSpace:
     """Every check that needs no training, done before anything is written; returns the space.
 
     Raises:
-        LrlabError: a bad space, no held-out data, a bad storage URL, a grid of ranges.
+        LrlabError: a bad space, no held-out data, a bad storage URL, a grid of ranges, an
+            epoch budget that holds no trial.
     """
     space = build_space(experiment)
     plugin = experiment.task.plugin
@@ -160,34 +167,61 @@ def check(experiment: Experiment, config: TuneConfig) -> SearchSpace:
     check_experiment_folder(folder, experiment, command="tune", force=config.force, ignore=("search",))
     if config.sampler == "grid":
         grid_of(space)  # refuses continuous distributions
+    if config.budget_epochs is not None:
+        _check_budget(space, config.budget_epochs, config.cv)
     return space
 
 
-def trial_budget(space: SearchSpace, config: TuneConfig) -> int:
-    """The finished trials the study needs: ``trials``, at most the grid's size with ``grid``."""
-    if config.sampler != "grid":
-        return config.trials
-    return min(config.trials, math.prod(len(values) for values in grid_of(space).values()))
+def _check_budget(space: SearchSpace, epochs: int, cv: int) -> None:
+    """An epoch budget must hold a trial, and counts epochs, not updates (``train.steps``)."""
+    if space.base.train.steps is not None or space.searches("train.steps"):
+        raise LrlabError(
+            "--budget-epochs counts epochs, but train.steps sets each trial's length in updates; "
+            "leave out one of them."
+        )
+    shortest = Lengths.of(space, cv).fewest
+    if epochs < shortest:
+        raise LrlabError(
+            f"--budget-epochs {epochs} is less than one trial's {shortest} epochs (train.epochs × "
+            f"folds); give at least {shortest}."
+        )
+
+
+def limits(space: SearchSpace, config: TuneConfig) -> Limits:
+    """The study's limits: ``--trials`` (:data:`DEFAULT_TRIALS` when neither it nor
+    ``--budget-epochs`` is given, none when only the budget is), at most the grid's size with
+    ``grid``; and ``--budget-epochs``. The study stops at whichever it reaches first."""
+    trials = config.trials
+    if trials is None and config.budget_epochs is None:
+        trials = DEFAULT_TRIALS
+    if config.sampler == "grid":
+        size = math.prod(len(values) for values in grid_of(space).values())
+        trials = size if trials is None else min(trials, size)
+    return Limits(trials, config.budget_epochs)
+
+
+def budget_of(space: SearchSpace, config: TuneConfig) -> Budget:
+    """The study's :func:`limits` and its trials' lengths (``train.epochs × folds``)."""
+    return Budget(limits(space, config), Lengths.of(space, config.cv))
 
 
 def worker_count(experiment: Experiment, config: TuneConfig) -> tuple[int, str | None]:
     """The local worker processes ``config.workers`` becomes: at most one per CPU and one per
-    trial still to run (the study's finished trials count), at least 1; and why it was lowered,
-    if it was. Reads the study when it exists; writes nothing."""
-    left = trial_budget(build_space(experiment), config) - _finished_trials(experiment, config)
+    trial still to run (what the study's trials have left of its limits), at least 1; and why
+    it was lowered, if it was. Reads the study when it exists; writes nothing."""
+    left = budget_of(build_space(experiment), config).trials_left(_stored_trials(experiment, config))
     flag = f"--workers {config.workers}"
     return parallel.capped(config.workers, left, flag=flag, unit="trial", purpose="to run")
 
 
-def _finished_trials(experiment: Experiment, config: TuneConfig) -> int:
+def _stored_trials(experiment: Experiment, config: TuneConfig) -> list[optuna.trial.FrozenTrial]:
     name, _, url = study_folder(experiment, config)
     path = sqlite_path(url)
     if path is not None and not path.exists():
-        return 0
+        return []
     storage = open_storage(url, heartbeat=config.heartbeat)
     try:
         study_id = storage.get_study_id_from_name(name)
     except KeyError:
-        return 0
-    finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
-    return len(storage.get_all_trials(study_id, deepcopy=False, states=finished))
+        return []
+    return storage.get_all_trials(study_id, deepcopy=False)

@@ -1,13 +1,18 @@
-"""Workers: loops that run trials of one study until it holds its number of finished trials.
+"""Workers: loops that run trials of one study until it reaches its budget: ``--trials``
+finished trials, ``--budget-epochs`` training epochs (:mod:`lrlab.tune.budget`), whichever
+comes first.
 
 Any number of workers may share a study — ``--workers N`` processes on this machine, and
 ``lrlab tune --storage URL --study NAME`` on others — and together they finish exactly
-``--trials`` trials (complete or pruned): before starting a trial a worker counts the trials
-that are finished, running or queued; when they already fill the budget it waits for the
-running ones instead (a killed worker's trial goes stale, is failed by the heartbeat check and
-queued again, and a waiting worker picks it up). Two workers that start the last trial at the
-same moment are told apart by trial number: the later one is marked failed with the user
-attribute ``over_budget`` before training anything.
+``--trials`` trials (complete or pruned) and train at most ``--budget-epochs`` epochs: before
+starting a trial a worker counts the trials that are finished, running or queued, and the
+epochs they spent or hold; when these leave no room it waits for the running ones instead (a
+pruned trial gives its unused epochs back; a killed worker's trial goes stale, is failed by the
+heartbeat check and queued again, and a waiting worker picks it up). Two workers that start the
+last trial at the same moment are told apart by trial number: the later one is marked failed
+with the user attribute ``over_budget`` before training anything. With ``train.epochs``
+searched, a trial's length is known once drawn: a drawn trial that does not fit is not run, and
+no trial starts until as many epochs are free (the study ends when none are running).
 
 A storage that stays locked past its timeout (SQLite under heavy contention) costs a pause and
 a retry, never the worker: a trial caught in it is failed by the heartbeat check and retried.
@@ -37,25 +42,24 @@ from optuna.trial import FrozenTrial, TrialState
 from lrlab import parallel
 from lrlab.config import Experiment
 from lrlab.errors import LrlabError
+from lrlab.tune.budget import OVER_BUDGET, Budget
 from lrlab.tune.objective import Objective
 from lrlab.tune.samplers import make_pruner, make_sampler
 from lrlab.tune.space import build_space
 from lrlab.tune.storage import open_storage
-from lrlab.tune.study import TuneConfig, trial_budget
+from lrlab.tune.study import TuneConfig, budget_of
 
 logger = logging.getLogger("lrlab.tune")
-OVER_BUDGET = "over_budget"
 FAIL_REASON = "fail_reason"
 STDERR_HANDLER = "lrlab-stderr"
 REASON_CHARS = 300  # a failure's cause is one line, at most this long
-FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
-LIVE = (*FINISHED, TrialState.RUNNING, TrialState.WAITING)
 POLL_S = 1.0
 MAX_FAILURES = 3  # failed trials in a row before a worker stops (a setting that never trains)
 
 
 class OverBudget(Exception):
-    """A trial started after the study had its number of trials (a race between workers)."""
+    """A trial started when the study had its trials, or its epochs left could not hold it (a
+    race between workers, or a drawn ``train.epochs`` too long)."""
 
 
 @dataclass(frozen=True)
@@ -144,6 +148,7 @@ def _work(job: Job) -> None:
     storage = open_storage(job.url, heartbeat=config.heartbeat)
     deterministic = config.workers == 1 and config.storage is None
     existing = len(storage.get_all_trials(storage.get_study_id_from_name(job.study_name), deepcopy=False))
+    budget = budget_of(space, config)
     study = optuna.load_study(
         study_name=job.study_name,
         storage=storage,
@@ -151,12 +156,11 @@ def _work(job: Job) -> None:
             config.sampler,
             seed=job.experiment.train.seed + existing if deterministic else None,
             space=space,
-            trials=config.trials,
+            trials=budget.planned_trials(),
             parallel=not deterministic,
         ),
         pruner=make_pruner(config.pruner, steps=job.experiment.train.epochs * max(1, config.cv)),
     )
-    budget = trial_budget(space, config)
     objective = Objective(space, job.folder, cv=config.cv, scaling=config.scaling(job.experiment))
     objective.splits()  # a dataset that cannot be loaded stops the worker, not each trial
     failures = 0
@@ -172,29 +176,34 @@ def _work(job: Job) -> None:
             raise LrlabError(f"{MAX_FAILURES} trials in a row failed; the last one: {fail_reason(trial)}")
 
 
-def _wait_for_others(study: optuna.Study, budget: int) -> bool:
-    """Whether the study is full; while only running trials of other workers fill it, wait for
-    them to finish or go stale (then their retries are queued and this worker continues)."""
+def _wait_for_others(study: optuna.Study, budget: Budget) -> bool:
+    """Whether the study is done; while only running trials of other workers fill it (or hold
+    the epochs left), wait for them to finish or go stale (then their retries are queued and
+    this worker continues)."""
     while True:
-        trials = study.get_trials(deepcopy=False)
-        if sum(t.state in FINISHED for t in trials) >= budget:
-            return True
-        live = sum(t.state in LIVE for t in trials)
-        if live < budget or any(t.state == TrialState.WAITING for t in trials):
-            return False
+        step = budget.next_step(study.get_trials(deepcopy=False))
+        if step != "wait":
+            return step == "stop"
         optuna.storages.fail_stale_trials(study)
         time.sleep(POLL_S)
 
 
-def _guarded(objective: Objective, study: optuna.Study, budget: int) -> Callable[[optuna.Trial], float]:
-    def run(trial: optuna.Trial) -> float:
-        ahead = [t for t in study.get_trials(deepcopy=False, states=LIVE) if t.number < trial.number]
-        if len(ahead) >= budget:
-            trial.set_user_attr(OVER_BUDGET, True)
-            raise OverBudget(f"trial {trial.number} started after the study had its {budget} trials")
-        return with_fail_reason(objective)(trial)
+def _guarded(objective: Objective, study: optuna.Study, budget: Budget) -> Callable[[optuna.Trial], float]:
+    """``objective`` that first draws the trial's values, then runs it only if the study, as
+    the trials numbered before it leave it, has room for it (else marks it ``over_budget``)."""
 
-    return run
+    def run(trial: optuna.Trial) -> float:
+        experiment = objective.sample(trial)
+        length = budget.lengths.of_experiment(experiment)
+        refusal = budget.refusal(trial.number, length, study.get_trials(deepcopy=False))
+        if refusal is not None:
+            trial.set_user_attr(OVER_BUDGET, refusal)
+            raise OverBudget(f"trial {trial.number} does not fit in the study's {refusal}")
+        if trial.user_attrs.get(OVER_BUDGET):  # a retry copies the attributes of the killed trial
+            trial.set_user_attr(OVER_BUDGET, None)
+        return objective.train(trial, experiment)
+
+    return with_fail_reason(run)
 
 
 def with_fail_reason(objective: Callable[[optuna.Trial], float]) -> Callable[[optuna.Trial], float]:
@@ -204,7 +213,7 @@ def with_fail_reason(objective: Callable[[optuna.Trial], float]) -> Callable[[op
     def run(trial: optuna.Trial) -> float:
         try:
             value = objective(trial)
-        except optuna.TrialPruned:
+        except (optuna.TrialPruned, OverBudget):
             raise
         except Exception as error:
             trial.set_user_attr(FAIL_REASON, one_line(error))
@@ -247,7 +256,10 @@ def _one_trial(study: optuna.Study, objective: Callable[[optuna.Trial], float]) 
 def describe_trial(study: optuna.Study, trial: FrozenTrial) -> str:
     """One line about a finished trial: state, value, epochs, time and parameters."""
     state = trial.state.name.lower()
-    if trial.user_attrs.get(OVER_BUDGET):
+    over = trial.user_attrs.get(OVER_BUDGET)
+    if over == "epochs":
+        return f"trial {trial.number}: not run, the study's epochs left cannot hold it"
+    if over:
         return f"trial {trial.number}: not run, the study already has its trials"
     if trial.state == TrialState.FAIL:
         return f"trial {trial.number} failed: {fail_reason(trial)}"
