@@ -442,8 +442,14 @@ def report(case: Case, seeds: list[int], outcomes: dict[str, Outcome], jobs: lis
         worst = (min if case.maximize else max)(o.test for o in outs)
         means = [statistics.fmean(getattr(o, field) for o in outs) for field in ("best", "epochs", "trials")]
         pruned, seconds = (statistics.fmean(getattr(o, f) for o in outs) for f in ("pruned", "seconds"))
-        cells = [statistics.fmean(o.test for o in outs), worst, *means, pruned]
-        print(f"{method:<8} " + " ".join(f"{cell:>13.4f}" for cell in cells) + f" {seconds:>13.0f}")
+        scores = [statistics.fmean(o.test for o in outs), worst, means[0]]
+        counts = [*means[1:], pruned]
+        print(
+            f"{method:<8} "
+            + " ".join(f"{cell:>13.4f}" for cell in scores)
+            + " ".join(f"{cell:>14.1f}" for cell in counts)
+            + f" {seconds:>13.0f}"
+        )
     if "lrlab" not in methods:
         return False
     held = True
@@ -495,6 +501,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=2, help="parallel processes")
     parser.add_argument("--fresh", action="store_true", help="ignore the cache")
     args = parser.parse_args(argv)
+    os.environ["OMP_NUM_THREADS"] = "1"  # lrlab.tune's worker takes the CPUs otherwise: one each here
     if not (DATASETS / "mnist-test").exists() and "mnist" in args.cases:
         sys.exit(f"mnist-test files not found in {DATASETS}; this case needs them.")
     overrides = _overrides(args.lrlab)
